@@ -1,0 +1,1 @@
+"""Subcommands of the `cart` CLI, discovered by :mod:`cart.cli`."""

@@ -1,0 +1,288 @@
+"""Measurement: the one data shape every decoder, driver, store and classifier shares.
+
+Values are held in one canonical UCUM unit per kind (DESIGN section 2). A decoder
+that receives another unit builds the measurement with :meth:`Measurement.create`,
+which converts and keeps what the device sent in ``original``. IEEE 11073 special
+values and over/under-range markers become ``special`` with ``value=None``: a
+number is never invented.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+from enum import StrEnum
+from typing import Any, Final
+
+from cart.errors import ValidationError
+
+__all__ = [
+    "KIND_INFO",
+    "DeviceIdentity",
+    "KindInfo",
+    "Measurement",
+    "MeasurementKind",
+    "Original",
+    "Special",
+    "convert",
+]
+
+
+class MeasurementKind(StrEnum):
+    BODY_WEIGHT = "body_weight"
+    BODY_HEIGHT = "body_height"
+    BMI = "bmi"
+    WAIST_CIRCUMFERENCE = "waist_circumference"
+    SYSTOLIC_PRESSURE = "systolic_pressure"
+    DIASTOLIC_PRESSURE = "diastolic_pressure"
+    MEAN_ARTERIAL_PRESSURE = "mean_arterial_pressure"
+    PULSE_RATE = "pulse_rate"
+    CUFF_PRESSURE = "cuff_pressure"
+    GLUCOSE = "glucose"
+    HBA1C = "hba1c"
+    BODY_FAT = "body_fat"
+
+
+class Special(StrEnum):
+    """IEEE 11073 special values and device range markers."""
+
+    NAN = "nan"
+    NRES = "nres"
+    POS_INF = "+inf"
+    NEG_INF = "-inf"
+    RESERVED = "reserved"
+
+
+@dataclass(frozen=True, slots=True)
+class KindInfo:
+    unit: str
+    """Canonical UCUM unit."""
+    loinc: str | None
+    """LOINC code of the observation; None for progress-only kinds."""
+    decimals: int
+    """Resolution kept after a unit conversion (avoids float noise like 70.50000000001)."""
+
+
+GLUCOSE_LOINC_CAPILLARY: Final = "41653-7"
+GLUCOSE_LOINC_UNKNOWN_SAMPLE: Final = "2339-0"
+
+KIND_INFO: Final[Mapping[MeasurementKind, KindInfo]] = {
+    MeasurementKind.BODY_WEIGHT: KindInfo("kg", "29463-7", 3),
+    MeasurementKind.BODY_HEIGHT: KindInfo("cm", "8302-2", 2),
+    MeasurementKind.BMI: KindInfo("kg/m2", "39156-5", 2),
+    MeasurementKind.WAIST_CIRCUMFERENCE: KindInfo("cm", "8280-0", 2),
+    MeasurementKind.SYSTOLIC_PRESSURE: KindInfo("mm[Hg]", "8480-6", 1),
+    MeasurementKind.DIASTOLIC_PRESSURE: KindInfo("mm[Hg]", "8462-4", 1),
+    MeasurementKind.MEAN_ARTERIAL_PRESSURE: KindInfo("mm[Hg]", "8478-0", 1),
+    MeasurementKind.PULSE_RATE: KindInfo("/min", "8867-4", 1),
+    MeasurementKind.CUFF_PRESSURE: KindInfo("mm[Hg]", None, 1),
+    MeasurementKind.GLUCOSE: KindInfo("mg/dL", GLUCOSE_LOINC_CAPILLARY, 1),
+    MeasurementKind.HBA1C: KindInfo("%", "4548-4", 2),
+    MeasurementKind.BODY_FAT: KindInfo("%", "41982-0", 2),
+}
+
+# factor such that canonical = original * factor, keyed by (from_unit, canonical_unit).
+# Aliases a device may print are normalised first by _UNIT_ALIASES.
+_FACTORS: Final[Mapping[tuple[str, str], float]] = {
+    ("[lb_av]", "kg"): 0.45359237,
+    ("g", "kg"): 0.001,
+    ("[in_i]", "cm"): 2.54,
+    ("m", "cm"): 100.0,
+    ("mm", "cm"): 0.1,
+    ("kPa", "mm[Hg]"): 7.50062,
+    ("kg/L", "mg/dL"): 100000.0,
+    ("mol/L", "mg/dL"): 18016.0 * 1000.0,  # mol/L -> mmol/L (x1000) -> mg/dL (x18.016)
+    ("mmol/L", "mg/dL"): 18.016,
+    ("lb/[in_i]2", "kg/m2"): 703.0,
+    ("1/min", "/min"): 1.0,
+    ("{beats}/min", "/min"): 1.0,
+}
+
+_UNIT_ALIASES: Final[Mapping[str, str]] = {
+    "lb": "[lb_av]",
+    "lbs": "[lb_av]",
+    "in": "[in_i]",
+    "mmHg": "mm[Hg]",
+    "mmhg": "mm[Hg]",
+    "kpa": "kPa",
+    "mg/dl": "mg/dL",
+    "mmol/l": "mmol/L",
+    "bpm": "/min",
+    "kg/m²": "kg/m2",
+}
+
+
+def normalise_unit(unit: str) -> str:
+    """Map common spellings to UCUM (``lb`` -> ``[lb_av]``)."""
+    return _UNIT_ALIASES.get(unit, unit)
+
+
+def convert(value: float, from_unit: str, to_unit: str) -> float:
+    """Convert ``value`` between two units known to the table; raise ValidationError if not."""
+    src, dst = normalise_unit(from_unit), normalise_unit(to_unit)
+    if src == dst:
+        return value
+    if (src, dst) in _FACTORS:
+        return value * _FACTORS[(src, dst)]
+    if (dst, src) in _FACTORS:
+        return value / _FACTORS[(dst, src)]
+    raise ValidationError("unit", f"cannot convert {from_unit!r} to {to_unit!r}")
+
+
+def _round(value: float, decimals: int) -> float:
+    return float(Decimal(repr(value)).quantize(Decimal(1).scaleb(-decimals), ROUND_HALF_EVEN))
+
+
+@dataclass(frozen=True, slots=True)
+class Original:
+    """What the device sent, when a conversion to the canonical unit happened."""
+
+    value: float
+    unit: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceIdentity:
+    """Who measured: the configured device id plus what the device says about itself."""
+
+    device_id: str | None = None
+    manufacturer: str | None = None
+    model: str | None = None
+    serial_number: str | None = None
+
+    def to_json(self) -> dict[str, str | None]:
+        return {
+            "device_id": self.device_id,
+            "manufacturer": self.manufacturer,
+            "model": self.model,
+            "serial_number": self.serial_number,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    """One normalised reading. Build with :meth:`create` to get conversion and validation."""
+
+    kind: MeasurementKind
+    value: float | None
+    """In the canonical unit of ``kind``; None exactly when ``special`` is set."""
+    unit: str
+    loinc: str | None
+    measured_at: datetime | None = None
+    """Device timestamp when the device sent one (naive = device local time)."""
+    flags: tuple[str, ...] = ()
+    """Device status words, sorted and unique (``unstable``, ``irregular_pulse``...)."""
+    special: Special | None = None
+    original: Original | None = None
+    sequence: int | None = None
+    user_id: int | None = None
+    context: Mapping[str, str] = field(default_factory=dict)
+    device: DeviceIdentity | None = None
+
+    def __post_init__(self) -> None:
+        if (self.value is None) == (self.special is None):
+            raise ValidationError("value", "exactly one of value and special must be set")
+        if self.value is not None and not math.isfinite(self.value):
+            raise ValidationError("value", "must be a finite number; use special for NaN/INF")
+
+    @classmethod
+    def create(
+        cls,
+        kind: MeasurementKind | str,
+        value: float | None,
+        unit: str | None = None,
+        *,
+        special: Special | str | None = None,
+        measured_at: datetime | None = None,
+        flags: Iterable[str] = (),
+        sequence: int | None = None,
+        user_id: int | None = None,
+        context: Mapping[str, str] | None = None,
+        device: DeviceIdentity | None = None,
+        loinc: str | None = None,
+    ) -> Measurement:
+        """Build a measurement, converting ``value`` from ``unit`` to the canonical unit."""
+        kind = MeasurementKind(kind)
+        info = KIND_INFO[kind]
+        original: Original | None = None
+        if value is not None:
+            src = normalise_unit(unit or info.unit)
+            if src != info.unit:
+                original = Original(value, src)
+                value = _round(convert(value, src, info.unit), info.decimals)
+            else:
+                value = float(value)
+        return cls(
+            kind=kind,
+            value=value,
+            unit=info.unit,
+            loinc=loinc if loinc is not None else info.loinc,
+            measured_at=measured_at,
+            flags=tuple(sorted(set(flags))),
+            special=Special(special) if special is not None else None,
+            original=original,
+            sequence=sequence,
+            user_id=user_id,
+            context=dict(context or {}),
+            device=device,
+        )
+
+    def value_as(self, unit: str) -> float | None:
+        """The value in another unit (e.g. ``mmol/L``), or None for a special."""
+        return None if self.value is None else convert(self.value, self.unit, unit)
+
+    def with_flags(self, *flags: str) -> Measurement:
+        return replace(self, flags=tuple(sorted(set(self.flags) | set(flags))))
+
+    def with_device(self, device: DeviceIdentity) -> Measurement:
+        return replace(self, device=device)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind.value,
+            "value": self.value,
+            "unit": self.unit,
+            "loinc": self.loinc,
+            "measured_at": self.measured_at.isoformat() if self.measured_at else None,
+            "flags": list(self.flags),
+            "special": self.special.value if self.special else None,
+            "original": (
+                {"value": self.original.value, "unit": self.original.unit}
+                if self.original
+                else None
+            ),
+            "sequence": self.sequence,
+            "user_id": self.user_id,
+            "context": dict(self.context),
+            "device": self.device.to_json() if self.device else None,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Measurement:
+        """Inverse of :meth:`to_json` (no conversion: the value is already canonical)."""
+        try:
+            kind = MeasurementKind(data["kind"])
+            original = data.get("original")
+            device = data.get("device")
+            measured_at = data.get("measured_at")
+            return cls(
+                kind=kind,
+                value=None if data.get("value") is None else float(data["value"]),
+                unit=str(data.get("unit") or KIND_INFO[kind].unit),
+                loinc=data.get("loinc", KIND_INFO[kind].loinc),
+                measured_at=datetime.fromisoformat(measured_at) if measured_at else None,
+                flags=tuple(data.get("flags") or ()),
+                special=Special(data["special"]) if data.get("special") else None,
+                original=Original(float(original["value"]), str(original["unit"]))
+                if original
+                else None,
+                sequence=data.get("sequence"),
+                user_id=data.get("user_id"),
+                context=dict(data.get("context") or {}),
+                device=DeviceIdentity(**device) if device else None,
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValidationError("measurement", f"not a valid measurement object: {exc}") from exc
