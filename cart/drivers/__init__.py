@@ -1,0 +1,1 @@
+"""Device drivers: I/O, deadlines and retries around the sans-IO protocols."""

@@ -1,0 +1,120 @@
+"""The driver contract: one async ``measure()`` per device, with progress events.
+
+A driver owns its transport (serial port, Modbus client, BLE client), deadlines and
+bounded retries. It turns bytes into measurements with the sans-IO decoders in
+:mod:`cart.protocols` and reports what it is doing through a progress callback so
+the kiosk can show "conectando", "esperando al paciente", cuff pressure, etc.
+
+Errors are :class:`cart.errors.DeviceError` subclasses chained (``raise ... from``)
+to the transport exception; a ``ProtocolError`` from a bad frame is either retried
+by the driver (streams resynchronise) or wrapped in ``DeviceReportedError``.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from cart.measurement import Measurement
+
+__all__ = [
+    "DeviceInfo",
+    "Driver",
+    "Progress",
+    "ProgressCallback",
+    "ProgressStage",
+    "RawFrame",
+    "Role",
+    "no_progress",
+]
+
+
+class Role(StrEnum):
+    SCALE = "scale"
+    STADIOMETER = "stadiometer"
+    BP = "bp"
+    GLUCOMETER = "glucometer"
+
+
+class ProgressStage(StrEnum):
+    CONNECTING = "connecting"
+    WAITING = "waiting"
+    """Connected; waiting for the patient (step on the scale, start the cuff, apply blood)."""
+    PROGRESS = "progress"
+    """A partial value: cuff pressure, an unstable weight, records downloaded so far."""
+    DONE = "done"
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    stage: ProgressStage
+    device_id: str
+    message: str = ""
+    """Short English description for logs; the kiosk words its own Spanish text."""
+    measurement: Measurement | None = None
+    """The partial value for PROGRESS (e.g. a cuff_pressure measurement)."""
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+ProgressCallback = Callable[[Progress], Awaitable[None] | None]
+
+
+async def no_progress(_: Progress) -> None:
+    """A progress callback that ignores everything."""
+
+
+@dataclass(frozen=True, slots=True)
+class RawFrame:
+    """The exact bytes behind a measurement, kept in the store's raw log."""
+
+    protocol: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceInfo:
+    device_id: str
+    role: Role
+    driver: str
+    """Protocol family, e.g. ``and.weighing`` or ``ble.blood_pressure``."""
+    transport: str
+    """``serial``, ``modbus`` or ``ble``."""
+    address: str
+    """Port, pyserial URL or BLE address/name as configured."""
+
+
+class Driver(abc.ABC):
+    """Reads one configured device. Instances are long-lived and reused across screenings."""
+
+    def __init__(self, info: DeviceInfo) -> None:
+        self.info = info
+        #: raw frames behind the measurements of the last successful ``measure()``
+        self.last_raw: list[RawFrame] = []
+
+    @property
+    def device_id(self) -> str:
+        return self.info.device_id
+
+    @abc.abstractmethod
+    async def measure(self, progress: ProgressCallback = no_progress) -> list[Measurement]:
+        """Take one complete reading (all measurements of this device) or raise DeviceError.
+
+        Nothing partial is returned: either every measurement of the reading, or an error.
+        """
+
+    async def probe(self) -> str:
+        """A one-line description of what answers on the transport (``cart devices test``)."""
+        return f"{self.info.driver} on {self.info.address}"
+
+    async def close(self) -> None:  # noqa: B027 - optional hook, not every driver holds a link
+        """Release the transport. Drivers that hold a connection override this."""
+
+
+async def emit(progress: ProgressCallback, event: Progress) -> None:
+    """Call a sync or async progress callback."""
+    result = progress(event)
+    if result is not None:
+        await result
