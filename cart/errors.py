@@ -140,16 +140,27 @@ class DeviceError(CartError):
     #: Spanish advice template; ``{device}`` becomes "La báscula", "El baumanómetro"...
     advice_es: ClassVar[str] = "{device} tuvo un problema: presione Reintentar"
 
-    def __init__(self, message: str, *, device_id: str | None = None, role: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        device_id: str | None = None,
+        role: str | None = None,
+        advice_es: str | None = None,
+    ) -> None:
         if type(self) is DeviceError:
             raise TypeError("tried to directly instantiate DeviceError; raise a subclass")
         super().__init__(message)
         self.device_id = device_id
         self.role = role
+        #: a more specific Spanish message than the class default, when the driver knows one
+        self.advice_override = advice_es
 
     @property
     def nurse_message(self) -> str:
         """What happened and what to do, in plain Spanish, for the kiosk."""
+        if self.advice_override is not None:
+            return self.advice_override
         return self.advice_es.format(device=_ROLE_NOUNS_ES.get(self.role or "", "El equipo"))
 
 
@@ -165,18 +176,27 @@ class DeviceNotFound(DeviceError):
     """The configured port, address or name does not exist or does not answer a scan."""
 
     advice_es = (
-        "{device} no se encuentra: revise que esté encendido y conectado, y presione Reintentar"
+        "{device} no se encuentra: revise la alimentación y la conexión, y presione Reintentar"
     )
 
-    def __init__(self, identifier: str, *, device_id: str | None = None, role: str | None = None):
-        super().__init__(f"device not found: {identifier}", device_id=device_id, role=role)
+    def __init__(
+        self,
+        identifier: str,
+        *,
+        device_id: str | None = None,
+        role: str | None = None,
+        advice_es: str | None = None,
+    ) -> None:
+        super().__init__(
+            f"device not found: {identifier}", device_id=device_id, role=role, advice_es=advice_es
+        )
         self.identifier = identifier
 
 
 class DeviceBusy(DeviceError):
     """The port is held by another program (exclusive open failed)."""
 
-    advice_es = "{device} está ocupado por otro programa: ciérrelo y presione Reintentar"
+    advice_es = "{device} está en uso por otro programa: ciérrelo y presione Reintentar"
 
 
 class DeviceTimeout(DeviceError):
@@ -191,8 +211,9 @@ class DeviceTimeout(DeviceError):
         timeout_s: float | None = None,
         device_id: str | None = None,
         role: str | None = None,
+        advice_es: str | None = None,
     ) -> None:
-        super().__init__(message, device_id=device_id, role=role)
+        super().__init__(message, device_id=device_id, role=role, advice_es=advice_es)
         self.timeout_s = timeout_s
 
 
@@ -200,11 +221,14 @@ class ConnectionFailed(DeviceError):
     """Connecting failed after the bounded retries."""
 
     advice_es = (
-        "No se pudo conectar con {device_lower}: acérquelo, enciéndalo y presione Reintentar"
+        "No se pudo conectar con {device_lower}: verifique que tenga batería y esté cerca "
+        "del carrito, y presione Reintentar"
     )
 
     @property
     def nurse_message(self) -> str:
+        if self.advice_override is not None:
+            return self.advice_override
         noun = _ROLE_NOUNS_ES.get(self.role or "", "El equipo")
         return self.advice_es.format(device_lower=noun[0].lower() + noun[1:])
 
@@ -212,7 +236,10 @@ class ConnectionFailed(DeviceError):
 class ConnectionLost(DeviceError):
     """The link dropped in the middle of a reading or download."""
 
-    advice_es = "{device} se desconectó durante la medición: reconéctelo y presione Reintentar"
+    advice_es = (
+        "{device} se desconectó durante la medición: vuelva a conectar el cable o acerque "
+        "el equipo al carrito, y presione Reintentar"
+    )
 
 
 class PairingRequired(DeviceError):
@@ -227,23 +254,6 @@ class DeviceReportedError(DeviceError):
     """The device answered, but with an error or fault state (overload, cuff error...)."""
 
     advice_es = "{device} reportó un error: repita la medición"
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        advice_es: str | None = None,
-        device_id: str | None = None,
-        role: str | None = None,
-    ) -> None:
-        super().__init__(message, device_id=device_id, role=role)
-        self._advice = advice_es
-
-    @property
-    def nurse_message(self) -> str:
-        if self._advice is not None:
-            return self._advice
-        return super().nurse_message
 
 
 # --------------------------------------------------------------------------- input

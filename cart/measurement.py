@@ -94,7 +94,7 @@ _FACTORS: Final[Mapping[tuple[str, str], float]] = {
     ("mm", "cm"): 0.1,
     ("kPa", "mm[Hg]"): 7.50062,
     ("kg/L", "mg/dL"): 100000.0,
-    ("mol/L", "mg/dL"): 18016.0 * 1000.0,  # mol/L -> mmol/L (x1000) -> mg/dL (x18.016)
+    ("mol/L", "mg/dL"): 18016.0,  # glucose 180.16 g/mol: 1 mol/L = 180.16 g/L = 18016 mg/dL
     ("mmol/L", "mg/dL"): 18.016,
     ("lb/[in_i]2", "kg/m2"): 703.0,
     ("1/min", "/min"): 1.0,

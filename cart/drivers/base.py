@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from cart.devices import Role
 from cart.measurement import Measurement
 
 __all__ = [
@@ -30,13 +31,6 @@ __all__ = [
     "Role",
     "no_progress",
 ]
-
-
-class Role(StrEnum):
-    SCALE = "scale"
-    STADIOMETER = "stadiometer"
-    BP = "bp"
-    GLUCOMETER = "glucometer"
 
 
 class ProgressStage(StrEnum):

@@ -1,0 +1,66 @@
+"""Settings (environment variables with the ``CART_`` prefix, or a ``.env`` file).
+
+Nothing is read at import time: call :func:`load_settings`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "load_settings"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CART_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///var/cart.db"
+    """Any SQLAlchemy URL; SQLite files are created with mode 0600."""
+    devices_file: Path = Path("var/devices.toml")
+    """The cart's devices; `cart serve --simulate` writes one for its simulators."""
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    api_token: SecretStr | None = None
+    """Bearer token required from any client that is not on the loopback interface."""
+    simulate: bool = False
+    fast_simulators: bool = False
+    """Simulators with near-zero delays (tests, demos)."""
+    ruleset: Literal["nom", "aha_ada"] = "nom"
+    bp_readings: int = Field(default=2, ge=1, le=5)
+    """Blood-pressure readings averaged per screening (NOM-030 asks for at least two)."""
+    urgent_glucose_mg_dl: float = Field(default=250.0, gt=0)
+    sic_base_url: str | None = None
+    """FHIR R4 base URL of SIC; None disables the push."""
+    sic_token: SecretStr | None = None
+    sic_verify_tls: bool = True
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("sic_base_url")
+    @classmethod
+    def _strip_slash(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else value
+
+    @model_validator(mode="after")
+    def _refuse_open_bind_without_token(self) -> Settings:
+        if not _is_loopback(self.host) and self.api_token is None:
+            raise ValueError(
+                f"host {self.host!r} is reachable from the network: set CART_API_TOKEN"
+            )
+        return self
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def load_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]

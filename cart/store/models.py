@@ -1,0 +1,126 @@
+"""SQLModel tables: patients, screenings, measurements and the raw frame log.
+
+Every reading is committed when it arrives, with the raw bytes it was decoded from.
+Timestamps are stored as naive UTC (portable across SQLite and PostgreSQL) and come
+back timezone-aware through :class:`UTCDateTime`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import JSON, Column, Field, SQLModel
+
+__all__ = [
+    "MeasurementRecord",
+    "Patient",
+    "RawFrameLog",
+    "Screening",
+    "ScreeningStatus",
+    "UTCDateTime",
+    "utcnow",
+]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, stored as naive UTC, aware UTC out."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("UTCDateTime needs a timezone-aware datetime")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class ScreeningStatus:
+    OPEN = "open"
+    MEASURING = "measuring"
+    COMPLETED = "completed"
+
+
+class Patient(SQLModel, table=True):
+    __tablename__ = "patient"
+
+    id: int | None = Field(default=None, primary_key=True)
+    curp: str = Field(max_length=18, unique=True, index=True)
+    given_name: str = Field(max_length=120)
+    family_name: str = Field(max_length=120)
+    birth_date: date
+    sex: str = Field(max_length=6)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Screening(SQLModel, table=True):
+    __tablename__ = "screening"
+    __table_args__ = (sa.Index("ix_screening_patient_created", "patient_id", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int | None = Field(default=None, foreign_key="patient.id")
+    status: str = Field(default=ScreeningStatus.OPEN, max_length=16)
+    glucose_context: str | None = Field(default=None, max_length=16)
+    known_diagnoses: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    ruleset: str = Field(default="nom", max_length=16)
+    classification: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class MeasurementRecord(SQLModel, table=True):
+    """One stored measurement. Measurements of one device reading share ``reading_id``."""
+
+    __tablename__ = "measurement"
+    __table_args__ = (sa.Index("ix_measurement_screening_kind", "screening_id", "kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    screening_id: int = Field(foreign_key="screening.id")
+    reading_id: str = Field(max_length=36, index=True)
+    device_id: str | None = Field(default=None, max_length=64)
+    protocol: str | None = Field(default=None, max_length=64)
+    kind: str = Field(max_length=32)
+    value: float | None = None
+    unit: str = Field(max_length=16)
+    loinc: str | None = Field(default=None, max_length=16)
+    special: str | None = Field(default=None, max_length=16)
+    flags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    original_value: float | None = None
+    original_unit: str | None = Field(default=None, max_length=16)
+    measured_at: datetime | None = None
+    """Device clock, naive, as the device reported it."""
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    sequence: int | None = None
+    user_id: int | None = None
+    context: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    device: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    manual_entry: bool = False
+    raw: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
+
+
+class RawFrameLog(SQLModel, table=True):
+    """Every frame a driver handed over, accepted or refused (e.g. implausible values)."""
+
+    __tablename__ = "raw_frame"
+
+    id: int | None = Field(default=None, primary_key=True)
+    screening_id: int | None = Field(default=None, foreign_key="screening.id", index=True)
+    reading_id: str | None = Field(default=None, max_length=36)
+    device_id: str | None = Field(default=None, max_length=64)
+    protocol: str = Field(max_length=64)
+    data: bytes = Field(sa_type=sa.LargeBinary)
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    accepted: bool = True
+    note: str | None = Field(default=None, max_length=500)

@@ -1,0 +1,78 @@
+"""The app factory. `cart serve` runs it under uvicorn; tests build it with their settings."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
+
+import cart
+from cart.config import Settings, load_settings
+from cart.devices import DeviceConfig, load_devices
+from cart.store import Store, create_db_engine, migrate
+from service.api.main import api_router
+from service.device_manager import DeviceManager
+from service.errors import install_error_handlers
+from service.security import BearerForRemoteClients
+from service.state import CartState
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+
+
+def _operation_id(route: APIRoute) -> str:
+    tag = route.tags[0] if route.tags else "api"
+    return f"{tag}-{route.name}"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_db_engine(settings.database_url)
+        await asyncio.to_thread(migrate, engine)
+        store = Store(engine)
+        simulated = None
+        configs: list[DeviceConfig] = []
+        if settings.simulate:
+            from simulators.world import SimulatedCart
+
+            simulated = await SimulatedCart(fast=settings.fast_simulators).start()
+            simulated.write_devices_file(settings.devices_file)
+            configs = list(simulated.devices)
+        elif settings.devices_file.exists():
+            configs = load_devices(settings.devices_file)
+        else:
+            log.warning("no devices file at %s: no device will be read", settings.devices_file)
+        manager = DeviceManager(configs)
+        app.state.cart = CartState(settings=settings, store=store, devices=manager)
+        try:
+            yield
+        finally:
+            await manager.close()
+            if simulated is not None:
+                await simulated.stop()
+            engine.dispose()
+
+    app = FastAPI(
+        title="mido-cart",
+        version=cart.__version__,
+        description="Local service of the MIDO mobile screening cart.",
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    install_error_handlers(app)
+    token = settings.api_token.get_secret_value() if settings.api_token else None
+    app.add_middleware(BearerForRemoteClients, token=token)
+    app.include_router(api_router, prefix="/api/v1")
+    app.mount("/", StaticFiles(directory=STATIC, html=True), name="kiosk")
+    return app

@@ -1,0 +1,1 @@
+"""Device simulators speaking the exact wire protocols over real transports."""

@@ -1,0 +1,118 @@
+"""A streaming serial scale on a pty, speaking A&D standard format (``and.weighing``).
+
+Like a real indicator in stream mode, it sends a line per display update: a few
+unstable (``US``) lines while the patient settles, then stable (``ST``) lines while
+they stand still, over and over. Faults come from :class:`simulators.faults.Fault`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from dataclasses import dataclass
+
+from cart.protocols import and_weighing
+from simulators.faults import Fault, corrupt, noise
+from simulators.pty_port import PtyPort
+
+__all__ = ["ScaleConfig", "SerialScaleSimulator"]
+
+
+@dataclass(frozen=True, slots=True)
+class ScaleConfig:
+    weight_kg: float = 72.4
+    #: unstable lines before the reading settles
+    unstable_frames: int = 4
+    #: stable lines sent before the cycle starts again
+    stable_frames: int = 10
+    #: seconds between lines (A&D stream mode is ~10 lines/s; settling ~3 s in all)
+    interval_s: float = 0.3
+    decimals: int = 2
+    fault: Fault = Fault.NONE
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.weight_kg < 1_000_000:
+            raise ValueError("weight_kg must be between 0 and 999999")
+        if self.unstable_frames < 0 or self.stable_frames < 1:
+            raise ValueError("unstable_frames must be >= 0 and stable_frames >= 1")
+        if self.interval_s < 0:
+            raise ValueError("interval_s must not be negative")
+
+    @classmethod
+    def fast(cls, **kwargs: object) -> ScaleConfig:
+        base: dict[str, object] = {"interval_s": 0.01, "unstable_frames": 3}
+        base.update(kwargs)
+        return cls(**base)  # type: ignore[arg-type]
+
+
+class SerialScaleSimulator:
+    """Runs a :class:`ScaleConfig` on a fresh pty; ``port`` is the path drivers open."""
+
+    def __init__(self, config: ScaleConfig | None = None) -> None:
+        self.config = config or ScaleConfig()
+        self._pty = PtyPort()
+        self._task: asyncio.Task[None] | None = None
+        self._rng = random.Random(self.config.seed)
+        self.frames_sent = 0
+
+    @property
+    def port(self) -> str:
+        return self._pty.path
+
+    def frames(self) -> list[bytes]:
+        """One settle-and-hold cycle of lines, before faults."""
+        cfg = self.config
+        if cfg.fault is Fault.OVERLOAD:
+            return [and_weighing.encode(None, "kg", header="OL")] * cfg.stable_frames
+        lines = []
+        for i in range(cfg.unstable_frames):
+            # approach the final weight from below, as a patient stepping on does
+            partial = cfg.weight_kg * (0.6 + 0.4 * (i + 1) / (cfg.unstable_frames + 1))
+            lines.append(and_weighing.encode(partial, "kg", header="US", decimals=cfg.decimals))
+        stable = and_weighing.encode(cfg.weight_kg, "kg", header="ST", decimals=cfg.decimals)
+        lines.extend([stable] * cfg.stable_frames)
+        return lines
+
+    def _apply_fault(self, frame: bytes) -> bytes:
+        fault = self.config.fault
+        if fault is Fault.NOISE:
+            return noise(self._rng) + frame
+        if fault in (Fault.BROKEN_FRAME, Fault.CHECKSUM):
+            return corrupt(frame, self._rng)
+        if fault is Fault.TRUNCATED:
+            body = frame.rstrip(b"\r\n")
+            return body[: len(body) // 2] + b"\r\n"
+        return frame
+
+    async def _run(self) -> None:
+        cfg = self.config
+        if cfg.fault is Fault.SILENCE:
+            await asyncio.Event().wait()
+        while not self._pty.closed:
+            for frame in self.frames():
+                await self._pty.write(self._apply_fault(frame))
+                self.frames_sent += 1
+                if cfg.fault is Fault.UNPLUG and self.frames_sent >= cfg.unstable_frames:
+                    self._pty.close()
+                    return
+                await asyncio.sleep(cfg.interval_s)
+
+    async def start(self) -> SerialScaleSimulator:
+        self._task = asyncio.create_task(self._run(), name=f"scale-sim {self.port}")
+        return self
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        self._pty.close()
+
+    async def __aenter__(self) -> SerialScaleSimulator:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()

@@ -1,0 +1,71 @@
+"""`cart serve --simulate` as a real process and a real HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.helpers import free_port
+
+CART = Path(sys.executable).with_name("cart")
+
+
+@pytest.fixture
+def served(tmp_path):
+    port = free_port()
+    env = {**os.environ, "CART_LOG_LEVEL": "WARNING"}
+    proc = subprocess.Popen(
+        [str(CART), "serve", "--simulate", "--fast", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            out = proc.stdout.read().decode() if proc.stdout else ""
+            proc.kill()
+            pytest.fail(f"cart serve did not come up: {out}")
+        time.sleep(0.1)
+    yield base, tmp_path
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    if proc.stdout:
+        proc.stdout.close()
+
+
+def test_serve_simulate_serves_page_and_measures(served):
+    base, cwd = served
+    with httpx.Client(base_url=base, timeout=30) as client:
+        page = client.get("/")
+        assert page.status_code == 200
+        assert 'lang="es-MX"' in page.text
+        health = client.get("/api/v1/health").json()
+        assert health["status"] == "ok"
+        assert health["database"] == "ok"
+        assert "bascula" in health["devices"]
+        sid = client.post("/api/v1/screenings", json={}).json()["id"]
+        results = client.post(f"/api/v1/screenings/{sid}/measure").json()["results"]
+        weights = [m for r in results for m in r["measurements"] if m["kind"] == "body_weight"]
+        assert weights
+        assert weights[0]["unit"] == "kg"
+    assert (cwd / "var" / "cart.db").stat().st_mode & 0o777 == 0o600
+    assert "[[device]]" in (cwd / "var" / "devices.toml").read_text()
