@@ -1,0 +1,39 @@
+"""`python -m bench [NAME ...]`: run every benchmark (or the named ones), print one JSON."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import pkgutil
+import platform
+import sys
+from typing import Any
+
+import bench
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "processor": platform.processor() or platform.machine(),
+    }
+
+
+def main(argv: list[str]) -> int:
+    names = argv or [
+        m.name for m in pkgutil.iter_modules(bench.__path__) if not m.name.startswith("_")
+    ]
+    results: dict[str, Any] = {"machine": machine()}
+    for name in names:
+        module = importlib.import_module(f"bench.{name}")
+        print(f"bench: running {name}", file=sys.stderr)
+        results[name] = module.main([])
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
