@@ -51,7 +51,7 @@ class PtyPort:
             view = view[sent:]
 
     async def read(self, max_bytes: int = 4096, timeout: float | None = None) -> bytes:
-        """Bytes the driver wrote, or b"" on timeout or after unplug."""
+        """Bytes the driver wrote, or b"" on timeout or after unplug (event-driven, no polling)."""
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         while not self._closed:
@@ -63,9 +63,23 @@ class PtyPort:
                 if exc.errno in (errno.EIO, errno.EBADF):
                     return b""
                 raise
-            if deadline is not None and loop.time() >= deadline:
+            remaining = None if deadline is None else deadline - loop.time()
+            if remaining is not None and remaining <= 0:
                 return b""
-            await asyncio.sleep(0.002)
+            readable: asyncio.Future[None] = loop.create_future()
+
+            def wake(fut: asyncio.Future[None] = readable) -> None:
+                if not fut.done():
+                    fut.set_result(None)
+
+            loop.add_reader(self._master, wake)
+            try:
+                await asyncio.wait_for(readable, remaining)
+            except TimeoutError:
+                return b""
+            finally:
+                if not self._closed:
+                    loop.remove_reader(self._master)
         return b""
 
     def discard_input(self) -> None:
@@ -78,6 +92,8 @@ class PtyPort:
         if self._closed:
             return
         self._closed = True
+        with contextlib.suppress(RuntimeError, ValueError, OSError):
+            asyncio.get_running_loop().remove_reader(self._master)
         for fd in (self._master, self._slave):
             with contextlib.suppress(OSError):
                 os.close(fd)

@@ -1,0 +1,113 @@
+"""`cart devices list|scan|test ID`: the clinic technician's view of the cart's devices."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+NAME = "devices"
+HELP = "list, scan for, or test the cart's devices"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=["list", "scan", "test"])
+    parser.add_argument("device_id", nargs="?", help="device id from devices.toml (for test)")
+    parser.add_argument("--devices-file", type=Path, help="default: CART_DEVICES_FILE")
+    parser.add_argument("--timeout", type=float, default=5.0, help="BLE scan seconds")
+
+
+def run(args: argparse.Namespace) -> int:
+    from cart.config import load_settings
+    from cart.devices import load_devices
+    from cart.errors import CartError
+
+    try:
+        if args.action == "scan":
+            return _scan(args.timeout)
+        path = args.devices_file or load_settings().devices_file
+        devices = load_devices(path)
+        if args.action == "list":
+            for d in devices:
+                print(f"{d.id}\t{d.role.value}\t{d.driver}\t{d.transport}\t{d.location}")
+            return 0
+        if not args.device_id:
+            print("cart devices test: name a device id", file=sys.stderr)
+            return 2
+        matching = [d for d in devices if d.id == args.device_id]
+        if not matching:
+            known = ", ".join(d.id for d in devices)
+            print(
+                f"cart devices test: no device {args.device_id!r} (known: {known})", file=sys.stderr
+            )
+            return 2
+        return _test(matching[0])
+    except CartError as exc:
+        print(json.dumps({"error": {"type": exc.type_name, "message": exc.message}}))
+        return 1
+
+
+def _test(cfg: object) -> int:
+    import asyncio
+
+    from cart.devices import DeviceConfig
+    from cart.drivers.base import Progress
+    from cart.drivers.factory import build_driver
+    from cart.errors import DeviceError
+
+    assert isinstance(cfg, DeviceConfig)
+
+    def show(event: Progress) -> None:
+        print(f"{event.device_id}: {event.stage.value} {event.message}", file=sys.stderr)
+
+    async def measure() -> int:
+        driver = build_driver(cfg)
+        try:
+            measurements = await driver.measure(show)
+        except DeviceError as exc:
+            print(
+                json.dumps(
+                    {
+                        "error": {
+                            "type": exc.type_name,
+                            "message": exc.message,
+                            "nurse_message": exc.nurse_message,
+                        }
+                    },
+                    ensure_ascii=False,
+                )
+            )
+            return 1
+        finally:
+            await driver.close()
+        print(json.dumps([m.to_json() for m in measurements], ensure_ascii=False))
+        return 0
+
+    return asyncio.run(measure())
+
+
+def _scan(timeout: float) -> int:
+    from serial.tools import list_ports
+
+    print("# serial ports")
+    for port in sorted(list_ports.comports(), key=lambda p: p.device):
+        ids = f"{port.vid:04x}:{port.pid:04x}" if port.vid is not None and port.pid else "-"
+        print(f"{port.device}\t{ids}\t{port.description}")
+    by_id = Path("/dev/serial/by-id")
+    if by_id.is_dir():
+        for link in sorted(by_id.iterdir()):
+            print(f"{link}\t-> {link.resolve()}")
+    print("# bluetooth le")
+    try:
+        import asyncio
+
+        from bleak import BleakScanner
+
+        found = asyncio.run(BleakScanner.discover(timeout=timeout, return_adv=True))
+        for address, (device, adv) in sorted(found.items()):
+            services = ",".join(sorted(adv.service_uuids))
+            print(f"{address}\t{device.name or '-'}\t{adv.rssi} dBm\t{services}")
+    except Exception as exc:  # no adapter, no BlueZ: say so, the serial list is still useful
+        print(f"(bluetooth unavailable: {exc})")
+    return 0
