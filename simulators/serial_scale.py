@@ -1,8 +1,14 @@
-"""A streaming serial scale on a pty, speaking A&D standard format (``and.weighing``).
+"""A streaming serial scale on a pty.
 
-Like a real indicator in stream mode, it sends a line per display update: a few
-unstable (``US``) lines while the patient settles, then stable (``ST``) lines while
-they stand still, over and over. Faults come from :class:`simulators.faults.Fault`.
+Formats:
+- ``and.weighing`` and ``indicator.st_gs``: like a real indicator in stream mode, a line
+  per display update: a few unstable lines while the patient settles, then stable
+  lines while they stand still, over and over.
+- ``tanita.line``: a scale + height-rod station (WB-3000 style) that prints one line
+  with weight, height and BMI per measurement, followed ~0.1 s later by the
+  "irrelevant signal" byte its manual tells hosts to ignore.
+
+Faults come from :class:`simulators.faults.Fault`.
 """
 
 from __future__ import annotations
@@ -12,16 +18,22 @@ import contextlib
 import random
 from dataclasses import dataclass
 
-from cart.protocols import and_weighing
+from cart.protocols import and_weighing, indicator_st_gs, tanita_line
 from simulators.faults import Fault, corrupt, noise
 from simulators.pty_port import PtyPort
 
 __all__ = ["ScaleConfig", "SerialScaleSimulator"]
 
 
+FORMATS = ("and.weighing", "indicator.st_gs", "tanita.line")
+
+
 @dataclass(frozen=True, slots=True)
 class ScaleConfig:
     weight_kg: float = 72.4
+    format: str = "and.weighing"
+    #: tanita.line stations also measure height
+    height_cm: float = 165.0
     #: unstable lines before the reading settles
     unstable_frames: int = 4
     #: stable lines sent before the cycle starts again
@@ -39,6 +51,10 @@ class ScaleConfig:
             raise ValueError("unstable_frames must be >= 0 and stable_frames >= 1")
         if self.interval_s < 0:
             raise ValueError("interval_s must not be negative")
+        if self.format not in FORMATS:
+            raise ValueError(f"format must be one of {', '.join(FORMATS)}")
+        if not 40 <= self.height_cm <= 250:
+            raise ValueError("height_cm must be between 40 and 250")
 
     @classmethod
     def fast(cls, **kwargs: object) -> ScaleConfig:
@@ -64,16 +80,31 @@ class SerialScaleSimulator:
     def frames(self) -> list[bytes]:
         """One settle-and-hold cycle of lines, before faults."""
         cfg = self.config
+        if cfg.format == "tanita.line":
+            return [self._tanita()]
         if cfg.fault is Fault.OVERLOAD:
-            return [and_weighing.encode(None, "kg", header="OL")] * cfg.stable_frames
+            return [self._line(None, "OL")] * cfg.stable_frames
         lines = []
         for i in range(cfg.unstable_frames):
             # approach the final weight from below, as a patient stepping on does
             partial = cfg.weight_kg * (0.6 + 0.4 * (i + 1) / (cfg.unstable_frames + 1))
-            lines.append(and_weighing.encode(partial, "kg", header="US", decimals=cfg.decimals))
-        stable = and_weighing.encode(cfg.weight_kg, "kg", header="ST", decimals=cfg.decimals)
-        lines.extend([stable] * cfg.stable_frames)
+            lines.append(self._line(partial, "US"))
+        lines.extend([self._line(cfg.weight_kg, "ST")] * cfg.stable_frames)
         return lines
+
+    def _line(self, value: float | None, status: str) -> bytes:
+        cfg = self.config
+        if cfg.format == "indicator.st_gs":
+            return indicator_st_gs.encode(value, "kg", status=status, decimals=cfg.decimals)
+        return and_weighing.encode(value, "kg", header=status, decimals=cfg.decimals)
+
+    def _tanita(self) -> bytes:
+        cfg = self.config
+        height_m = cfg.height_cm / 100
+        bmi = round(cfg.weight_kg / (height_m * height_m), 1)
+        return tanita_line.encode(
+            weight=cfg.weight_kg, height=cfg.height_cm, bmi=bmi, model="WB-3000", junk=b"\x00"
+        )
 
     def _apply_fault(self, frame: bytes) -> bytes:
         fault = self.config.fault

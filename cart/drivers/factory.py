@@ -1,8 +1,14 @@
-"""Build a driver from a ``devices.toml`` entry. Transport libraries are imported lazily."""
+"""Build a driver from a ``devices.toml`` entry.
+
+``DRIVERS`` maps (transport, driver id) to ``"module:function"``; the module is imported
+only when a device of that kind is configured, so a cart without BLE never imports
+bleak and one without Modbus never imports pymodbus (bleak's lazy backend selection).
+Each builder has the signature ``build(cfg: DeviceConfig, info: DeviceInfo, **extra) -> Driver``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
 from typing import Any
 
 from cart.devices import DeviceConfig
@@ -11,10 +17,21 @@ from cart.errors import ConfigError
 
 __all__ = ["DRIVERS", "build_driver", "serial_settings"]
 
-Builder = Callable[[DeviceConfig, DeviceInfo, dict[str, Any]], Driver]
+DRIVERS: dict[tuple[str, str], str] = {
+    # serial streams (scales, scale + height-rod stations)
+    ("serial", "and.weighing"): "cart.drivers.serial_scale:build_and_weighing",
+    ("serial", "indicator.st_gs"): "cart.drivers.serial_scale:build_indicator",
+    ("serial", "tanita.line"): "cart.drivers.serial_scale:build_tanita",
+    # serial blood-pressure monitors
+    ("serial", "datascope.accutorr"): "cart.drivers.serial_bp:build_accutorr",
+    ("serial", "and.ua767"): "cart.drivers.serial_bp:build_ua767",
+    # Modbus RTU (weighing indicators, height rods)
+    ("modbus", "modbus.rtu"): "cart.drivers.modbus:build",
+}
 
 
 def serial_settings(cfg: DeviceConfig) -> Any:
+    """The device's line settings from its devices.toml entry."""
     from cart.drivers.serial_transport import SerialSettings
 
     opts = cfg.options
@@ -34,45 +51,17 @@ def serial_settings(cfg: DeviceConfig) -> Any:
         raise ConfigError(f"device {cfg.id!r}: bad serial settings: {exc}") from exc
 
 
-def _serial_stream_scale(stream_factory: Callable[[], Any]) -> Builder:
-    def build(cfg: DeviceConfig, info: DeviceInfo, extra: dict[str, Any]) -> Driver:
-        from cart.drivers.serial_scale import ScaleOptions, SerialScaleDriver
-
-        opts = cfg.options
-        return SerialScaleDriver(
-            info,
-            stream_factory,
-            serial_settings=serial_settings(cfg),
-            options=ScaleOptions(
-                timeout_s=cfg.timeout_s,
-                min_weight_kg=float(opts.get("min_weight_kg", 2.0)),
-                silence_s=float(opts.get("silence_s", min(5.0, cfg.timeout_s))),
-            ),
-        )
-
-    return build
-
-
-def _and_weighing_stream() -> Any:
-    from cart.protocols.and_weighing import WeighingStream
-
-    return WeighingStream()
-
-
-#: (transport, driver id) -> builder
-DRIVERS: dict[tuple[str, str], Builder] = {
-    ("serial", "and.weighing"): _serial_stream_scale(_and_weighing_stream),
-}
-
-
 def build_driver(cfg: DeviceConfig, **extra: Any) -> Driver:
     """A driver for one configured device; ``extra`` passes e.g. a BLE ``backend``."""
     info = DeviceInfo(cfg.id, cfg.role, cfg.driver, cfg.transport, cfg.location)
     try:
-        builder = DRIVERS[(cfg.transport, cfg.driver)]
+        target = DRIVERS[(cfg.transport, cfg.driver)]
     except KeyError:
         known = ", ".join(f"{t}/{d}" for t, d in sorted(DRIVERS))
         raise ConfigError(
             f"device {cfg.id!r}: no driver for {cfg.transport}/{cfg.driver}; known: {known}"
         ) from None
-    return builder(cfg, info, extra)
+    module_name, _, function = target.partition(":")
+    builder = getattr(importlib.import_module(module_name), function)
+    driver: Driver = builder(cfg, info, **extra)
+    return driver

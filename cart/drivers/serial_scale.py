@@ -17,8 +17,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
+from cart.devices import DeviceConfig
 from cart.drivers.base import (
     DeviceInfo,
     Driver,
@@ -30,11 +31,19 @@ from cart.drivers.base import (
     no_progress,
 )
 from cart.drivers.serial_transport import SerialSettings, SerialTransport
-from cart.errors import DeviceReportedError, DeviceTimeout, ProtocolError
+from cart.errors import ConfigError, DeviceReportedError, DeviceTimeout, ProtocolError
 from cart.measurement import Measurement, MeasurementKind
+from cart.protocols import and_weighing, indicator_st_gs, tanita_line
 from cart.protocols.base import Decoded, NeedData
 
-__all__ = ["ScaleOptions", "SerialScaleDriver", "StreamDecoder"]
+__all__ = [
+    "ScaleOptions",
+    "SerialScaleDriver",
+    "StreamDecoder",
+    "build_and_weighing",
+    "build_indicator",
+    "build_tanita",
+]
 
 
 class StreamDecoder(Protocol):
@@ -173,3 +182,29 @@ def _weight(frame: Decoded) -> Measurement | None:
         if m.kind is MeasurementKind.BODY_WEIGHT:
             return m
     return None
+
+
+def _builder(stream_factory: Callable[[], StreamDecoder]) -> Callable[..., SerialScaleDriver]:
+    def build(cfg: DeviceConfig, info: DeviceInfo, **_: Any) -> SerialScaleDriver:
+        from cart.drivers.factory import serial_settings
+
+        opts = cfg.options
+        try:
+            options = ScaleOptions(
+                timeout_s=cfg.timeout_s,
+                min_weight_kg=float(opts.get("min_weight_kg", 2.0)),
+                silence_s=float(opts.get("silence_s", min(5.0, cfg.timeout_s))),
+                max_bad_frames=int(opts.get("max_bad_frames", 20)),
+            )
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"device {cfg.id!r}: bad scale options: {exc}") from exc
+        return SerialScaleDriver(
+            info, stream_factory, serial_settings=serial_settings(cfg), options=options
+        )
+
+    return build
+
+
+build_and_weighing = _builder(and_weighing.WeighingStream)
+build_indicator = _builder(indicator_st_gs.IndicatorStream)
+build_tanita = _builder(tanita_line.TanitaStream)

@@ -21,6 +21,14 @@ from cart.errors import ConnectionLost, DeviceBusy, DeviceNotFound, DeviceTimeou
 
 __all__ = ["POLL_S", "SerialSettings", "SerialTransport"]
 
+try:  # pyserial's posix flush() lets termios.error (not an OSError) escape on unplug
+    import termios
+
+    _TERMIOS_ERRORS: tuple[type[Exception], ...] = (termios.error,)
+except ImportError:  # pragma: no cover - Windows
+    _TERMIOS_ERRORS = ()
+_WRITE_ERRORS: tuple[type[Exception], ...] = (serial.SerialException, OSError, *_TERMIOS_ERRORS)
+
 #: longest a single blocking pyserial read may take before the loop checks the deadline
 POLL_S = 0.05
 
@@ -124,7 +132,7 @@ class SerialTransport:
             try:
                 await asyncio.to_thread(port.write, data)
                 await asyncio.to_thread(port.flush)
-            except (serial.SerialException, OSError) as exc:
+            except _WRITE_ERRORS as exc:
                 raise ConnectionLost(
                     f"write to {self.url} failed: {exc}", **self._errors()
                 ) from exc
