@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cart.devices import DeviceConfig, Role, dump_devices
+from simulators.serial_bp import AccutorrSimulator, BPConfig
 from simulators.serial_scale import ScaleConfig, SerialScaleSimulator
 
 __all__ = ["PatientScript", "SimulatedCart"]
@@ -54,6 +55,25 @@ class SimulatedCart:
                 port=scale.port,
                 timeout_s=10.0 if self.fast else 30.0,
                 options={"baudrate": 9600},
+            )
+        )
+        bp_cfg = BPConfig(
+            systolic=self.patient.systolic,
+            diastolic=self.patient.diastolic,
+            pulse=self.patient.pulse,
+            measure_s=0.05 if self.fast else 30.0,
+        )
+        cuff = await AccutorrSimulator(bp_cfg).start()
+        self._stops.append(cuff.stop)
+        self.devices.append(
+            DeviceConfig(
+                id="baumanometro",
+                role=Role.BP,
+                driver="datascope.accutorr",
+                transport="serial",
+                port=cuff.port,
+                timeout_s=10.0 if self.fast else 90.0,
+                options={"baudrate": 9600, "poll_s": 0.05 if self.fast else 1.0},
             )
         )
         return self
