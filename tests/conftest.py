@@ -9,6 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Timing belongs in bench/, not in tests: no per-example deadline, so a loaded 2-core CI
+# machine cannot turn a correct property into a flaky failure.
+settings.register_profile(
+    "cart", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+settings.load_profile("cart")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

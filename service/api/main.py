@@ -9,7 +9,7 @@ from fastapi import APIRouter
 api_router = APIRouter()
 
 #: route modules in service.api.routes, each exporting ``router``
-ROUTES = ("health", "devices", "screenings")
+ROUTES = ("health", "devices", "screenings", "classify")
 
 for name in ROUTES:
     module = importlib.import_module(f"service.api.routes.{name}")

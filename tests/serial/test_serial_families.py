@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -130,8 +131,13 @@ async def test_accutorr_never_takes_the_previous_patients_reading(no_leaked_task
 async def test_ua767_acknowledges_so_the_monitor_stops_resending(no_leaked_tasks):
     async with UA767Simulator(BPConfig.fast()) as sim:
         await build_driver(_cfg("and.ua767", sim.port)).measure()
-        assert sim.packets_sent == 1
+        # the simulator task reads the ACK concurrently: give it a bounded moment
+        for _ in range(200):
+            if sim.acks:
+                break
+            await asyncio.sleep(0.01)
         assert sim.acks == 1
+        assert sim.packets_sent == 1
 
 
 @pytest.mark.parametrize("family", ["datascope.accutorr", "and.weighing"])
