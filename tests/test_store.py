@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -44,13 +44,16 @@ def test_reading_round_trip_keeps_raw_and_original(db_url):
     )
     sid = store.add_screening(Screening(patient_id=patient.id)).id
     assert sid is not None
-    m = Measurement.create("body_weight", 155.43, "lb", flags=["unstable"])
+    # a device timestamp is naive device-local time and must store as it came
+    taken = datetime(2024, 5, 10, 9, 22)
+    m = Measurement.create("body_weight", 155.43, "lb", flags=["unstable"], measured_at=taken)
     stored = store.record_reading(
         sid, [m], device_id="bascula", protocol="and.weighing", raw=[RawEntry("and.weighing", b"x")]
     )
     (row,) = store.measurements_of(sid)
     assert row.reading_id == stored.reading_id
     assert to_measurement(row) == m
+    assert row.measured_at == taken
     assert row.raw == b"x"
     assert row.received_at.tzinfo is not None
     assert [r.data for r in store.raw_frames_of(sid)] == [b"x"]

@@ -25,6 +25,10 @@ DRIVERS: dict[tuple[str, str], str] = {
     # serial blood-pressure monitors
     ("serial", "datascope.accutorr"): "cart.drivers.serial_bp:build_accutorr",
     ("serial", "and.ua767"): "cart.drivers.serial_bp:build_ua767",
+    # Bluetooth LE (Bluetooth SIG profiles through bleak; backend injectable)
+    ("ble", "ble.weight_scale"): "cart.drivers.ble:build",
+    ("ble", "ble.blood_pressure"): "cart.drivers.ble:build",
+    ("ble", "ble.glucose"): "cart.drivers.ble:build",
     # Modbus RTU (weighing indicators, height rods)
     ("modbus", "modbus.rtu"): "cart.drivers.modbus:build",
 }

@@ -99,8 +99,8 @@ class MeasurementRecord(SQLModel, table=True):
     flags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     original_value: float | None = None
     original_unit: str | None = Field(default=None, max_length=16)
-    measured_at: datetime | None = None
-    """Device clock, naive, as the device reported it."""
+    measured_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=False))
+    """Device clock, naive, as the device reported it (devices know no time zone)."""
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     sequence: int | None = None
     user_id: int | None = None

@@ -63,7 +63,7 @@ def upgrade() -> None:
     sa.Column('flags', sa.JSON(), nullable=False),
     sa.Column('original_value', sa.Float(), nullable=True),
     sa.Column('original_unit', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
-    sa.Column('measured_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('measured_at', sa.DateTime(), nullable=True),
     sa.Column('received_at', cart.store.models.UTCDateTime(), nullable=False),
     sa.Column('sequence', sa.Integer(), nullable=True),
     sa.Column('user_id', sa.Integer(), nullable=True),
