@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     simulate: bool = False
     fast_simulators: bool = False
     """Simulators with near-zero delays (tests, demos)."""
+    ble_transport: str | None = None
+    """A bumble HCI transport for a USB Bluetooth dongle (``usb:0``); unset: the OS stack."""
+    ble_keystore: Path = Path("var/ble-bonds.json")
+    """Where bumble keeps pairing bonds, so a paired device stays paired across restarts."""
     ruleset: Literal["nom", "aha_ada"] = "nom"
     bp_readings: int = Field(default=2, ge=1, le=5)
     """Blood-pressure readings averaged per screening (NOM-030 asks for at least two)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 import cart
 from cart.config import Settings, load_settings
 from cart.devices import DeviceConfig, load_devices
+from cart.drivers.radio import driver_extras
 from cart.store import Store, create_db_engine, migrate
 from service.api.main import api_router
 from service.device_manager import DeviceManager
@@ -53,12 +54,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             configs = load_devices(settings.devices_file)
         else:
             log.warning("no devices file at %s: no device will be read", settings.devices_file)
-        manager = DeviceManager(configs)
+        radio = AsyncExitStack()  # the Bluetooth radio, open only if a BLE device is configured
+        extras = await radio.enter_async_context(
+            driver_extras(
+                configs,
+                link=simulated.ble_link if simulated is not None else None,
+                transport=settings.ble_transport,
+                keystore=f"JsonKeyStore:{settings.ble_keystore}",
+                fast=settings.simulate and settings.fast_simulators,
+            )
+        )
+        manager = DeviceManager(configs, **extras)
         app.state.cart = CartState(settings=settings, store=store, devices=manager)
         try:
             yield
         finally:
             await manager.close()
+            await radio.aclose()
             if simulated is not None:
                 await simulated.stop()
             engine.dispose()

@@ -3,6 +3,11 @@
 Used by `cart serve --simulate`, `cart simulate` and the end-to-end tests. Each
 simulator speaks its device's wire protocol over a real transport; the returned
 device list points the drivers at them exactly as a technician's devices.toml would.
+
+The default cart: an A&D-format scale on a serial pty, a Bluetooth cuff that streams
+its cuff pressure, and a Bluetooth glucometer with stored records (``bp="serial"`` swaps
+the cuff for an Accutorr-style serial monitor). BLE peripherals live on a bumble
+virtual link, ``ble_link``, which the service's radio joins as the central.
 """
 
 from __future__ import annotations
@@ -10,9 +15,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
+from typing import Any, Literal
 
 from cart.devices import DeviceConfig, Role, dump_devices
+from simulators.ble.config import BloodPressureConfig, GlucometerConfig, GlucoseRecord
+from simulators.ble.world import VirtualBleWorld, start_virtual_ble_world
 from simulators.serial_bp import AccutorrSimulator, BPConfig
 from simulators.serial_scale import ScaleConfig, SerialScaleSimulator
 
@@ -37,7 +46,10 @@ class SimulatedCart:
 
     fast: bool = False
     patient: PatientScript = field(default_factory=PatientScript)
+    bp: Literal["ble", "serial"] = "ble"
+    glucometer: bool = True
     devices: list[DeviceConfig] = field(default_factory=list)
+    ble: VirtualBleWorld | None = None
     _stops: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     async def start(self) -> SimulatedCart:
@@ -57,6 +69,16 @@ class SimulatedCart:
                 options={"baudrate": 9600},
             )
         )
+        if self.bp == "serial":
+            await self._start_serial_bp()
+        ble_devices = (["bp"] if self.bp == "ble" else []) + (
+            ["glucometer"] if self.glucometer else []
+        )
+        if ble_devices:
+            await self._start_ble(ble_devices)
+        return self
+
+    async def _start_serial_bp(self) -> None:
         bp_cfg = BPConfig(
             systolic=self.patient.systolic,
             diastolic=self.patient.diastolic,
@@ -76,7 +98,49 @@ class SimulatedCart:
                 options={"baudrate": 9600, "poll_s": 0.05 if self.fast else 1.0},
             )
         )
-        return self
+
+    async def _start_ble(self, which: list[str]) -> None:
+        p = self.patient
+        values: dict[str, Any] = {
+            "systolic": float(p.systolic),
+            "diastolic": float(p.diastolic),
+            "pulse": float(p.pulse),
+        }
+        bp = BloodPressureConfig.fast(**values) if self.fast else BloodPressureConfig(**values)
+        records = (
+            GlucoseRecord(97.0, timedelta(days=3), meal="fasting"),
+            GlucoseRecord(131.0, timedelta(days=1), meal="postprandial"),
+            GlucoseRecord(p.glucose_mg_dl, timedelta(minutes=1)),
+        )
+        glucometer = GlucometerConfig(records=records)
+        if self.fast:
+            glucometer = GlucometerConfig.fast(records=records)
+        self.ble = await start_virtual_ble_world(
+            fast=self.fast,
+            devices=which,
+            bp=bp if "bp" in which else None,
+            glucometer=glucometer if "glucometer" in which else None,
+        )
+        self._stops.append(self.ble.stop)
+        ids = {Role.BP: "baumanometro", Role.GLUCOMETER: "glucometro"}
+        for cfg in self.ble.device_configs():
+            self.devices.append(
+                DeviceConfig(
+                    id=ids.get(cfg.role, cfg.id),
+                    role=cfg.role,
+                    driver=cfg.driver,
+                    transport=cfg.transport,
+                    address=cfg.address,
+                    name=cfg.name,
+                    timeout_s=cfg.timeout_s,
+                    options=dict(cfg.options),
+                )
+            )
+
+    @property
+    def ble_link(self) -> Any:
+        """The bumble LocalLink the BLE peripherals are on (None without BLE devices)."""
+        return None if self.ble is None else self.ble.link
 
     def write_devices_file(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
