@@ -13,7 +13,6 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 from typing import Any, Final
 
@@ -133,7 +132,8 @@ def convert(value: float, from_unit: str, to_unit: str) -> float:
 
 
 def _round(value: float, decimals: int) -> float:
-    return float(Decimal(repr(value)).quantize(Decimal(1).scaleb(-decimals), ROUND_HALF_EVEN))
+    """Drop float noise after a unit conversion (the value is a product, not a reading)."""
+    return round(value, decimals)
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,29 +205,35 @@ class Measurement:
         loinc: str | None = None,
     ) -> Measurement:
         """Build a measurement, converting ``value`` from ``unit`` to the canonical unit."""
-        kind = MeasurementKind(kind)
+        if type(kind) is not MeasurementKind:
+            kind = MeasurementKind(kind)
         info = KIND_INFO[kind]
         original: Original | None = None
         if value is not None:
-            src = normalise_unit(unit or info.unit)
-            if src != info.unit:
-                original = Original(value, src)
-                value = _round(convert(value, src, info.unit), info.decimals)
+            if unit is not None and unit != info.unit:
+                src = normalise_unit(unit)
+                if src != info.unit:
+                    original = Original(value, src)
+                    value = _round(convert(value, src, info.unit), info.decimals)
+                else:
+                    value = float(value)
             else:
                 value = float(value)
+        if special is not None and type(special) is not Special:
+            special = Special(special)
         return cls(
-            kind=kind,
-            value=value,
-            unit=info.unit,
-            loinc=loinc if loinc is not None else info.loinc,
-            measured_at=measured_at,
-            flags=tuple(sorted(set(flags))),
-            special=Special(special) if special is not None else None,
-            original=original,
-            sequence=sequence,
-            user_id=user_id,
-            context=dict(context or {}),
-            device=device,
+            kind,
+            value,
+            info.unit,
+            loinc if loinc is not None else info.loinc,
+            measured_at,
+            tuple(sorted(set(flags))) if flags else (),
+            special,
+            original,
+            sequence,
+            user_id,
+            dict(context) if context else {},
+            device,
         )
 
     def value_as(self, unit: str) -> float | None:
