@@ -71,14 +71,15 @@ class PtyBridge:
         self._host.close()
 
     async def stop(self) -> None:
+        # close first: a pump blocked on a read then returns at once, whatever the cancel does
+        self._device.close()
+        self._host.close()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
-        self._device.close()
-        self._host.close()
 
     async def __aenter__(self) -> PtyBridge:
         return await self.start()

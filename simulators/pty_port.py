@@ -74,7 +74,10 @@ class PtyPort:
 
             loop.add_reader(self._master, wake)
             try:
-                await asyncio.wait_for(readable, remaining)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that
+                # lands as the read completes, and then a simulator's stop() waits forever
+                async with asyncio.timeout(remaining):
+                    await readable
             except TimeoutError:
                 return b""
             finally:

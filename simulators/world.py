@@ -4,7 +4,8 @@ Used by `cart serve --simulate`, `cart simulate` and the end-to-end tests. Each
 simulator speaks its device's wire protocol over a real transport; the returned
 device list points the drivers at them exactly as a technician's devices.toml would.
 
-The default cart: an A&D-format scale on a serial pty, a Bluetooth cuff that streams
+The default cart: an A&D-format scale on a serial pty, a Modbus RTU height rod (a
+pymodbus server behind a pty bridge), a Bluetooth cuff that streams
 its cuff pressure, and a Bluetooth glucometer with stored records (``bp="serial"`` swaps
 the cuff for an Accutorr-style serial monitor). BLE peripherals live on a bumble
 virtual link, ``ble_link``, which the service's radio joins as the central.
@@ -22,6 +23,7 @@ from typing import Any, Literal
 from cart.devices import DeviceConfig, Role, dump_devices
 from simulators.ble.config import BloodPressureConfig, GlucometerConfig, GlucoseRecord
 from simulators.ble.world import VirtualBleWorld, start_virtual_ble_world
+from simulators.modbus_device import start_modbus_height_rod
 from simulators.serial_bp import AccutorrSimulator, BPConfig
 from simulators.serial_scale import ScaleConfig, SerialScaleSimulator
 
@@ -69,6 +71,9 @@ class SimulatedCart:
                 options={"baudrate": 9600},
             )
         )
+        rod, rod_cfg = await start_modbus_height_rod(self.fast, self.patient.height_cm)
+        self._stops.append(rod.stop)
+        self.devices.append(rod_cfg)
         if self.bp == "serial":
             await self._start_serial_bp()
         ble_devices = (["bp"] if self.bp == "ble" else []) + (

@@ -16,17 +16,20 @@ async def test_default_cart_measures_every_device_into_one_screening(tmp_path):
     store = Store(engine)
     sid = store.add_screening(Screening()).id
     assert sid is not None
-    patient = PatientScript(weight_kg=91.3, systolic=152, diastolic=97, pulse=80, glucose_mg_dl=188)
+    patient = PatientScript(
+        weight_kg=91.3, height_cm=158.5, systolic=152, diastolic=97, pulse=80, glucose_mg_dl=188
+    )
     try:
         async with SimulatedCart(fast=True, patient=patient) as cart:
             roles = {d.role.value for d in cart.devices}
-            assert {"scale", "bp", "glucometer"} <= roles
+            assert roles == {"scale", "stadiometer", "bp", "glucometer"}
             async with driver_extras(cart.devices, link=cart.ble_link, fast=True) as extras:
                 drivers = [build_driver(cfg, **extras) for cfg in cart.devices]
                 outcomes = await measure_devices(store, sid, drivers)
         assert all(o.ok for o in outcomes), [(o.device_id, o.error) for o in outcomes]
         values = {r.kind: r.value for r in store.measurements_of(sid)}
         assert values["body_weight"] == 91.3
+        assert values["body_height"] == 158.5
         assert values["systolic_pressure"] == 152.0
         assert values["diastolic_pressure"] == 97.0
         assert values["glucose"] == 188.0
@@ -36,7 +39,7 @@ async def test_default_cart_measures_every_device_into_one_screening(tmp_path):
 
 async def test_no_bluetooth_is_touched_without_ble_devices():
     async with SimulatedCart(fast=True, bp="serial", glucometer=False) as cart:
-        assert {d.transport for d in cart.devices} == {"serial"}
+        assert {d.transport for d in cart.devices} == {"serial", "modbus"}
         assert cart.ble_link is None
         async with driver_extras(cart.devices) as extras:
             assert extras == {}
