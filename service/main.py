@@ -20,7 +20,8 @@ from cart.store import Store, create_db_engine, migrate
 from service.api.main import api_router
 from service.device_manager import DeviceManager
 from service.errors import install_error_handlers
-from service.security import BearerForRemoteClients
+from service.security import BearerForRemoteClients, install_log_redaction
+from service.sic_worker import start_sic_worker, stop_sic_worker
 from service.state import CartState
 
 __all__ = ["create_app"]
@@ -65,10 +66,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         )
         manager = DeviceManager(configs, **extras)
-        app.state.cart = CartState(settings=settings, store=store, devices=manager)
+        # the SIC outbox worker (issue 7): None unless CART_SIC_BASE_URL is set
+        sic_worker = start_sic_worker(settings, store)
+        app.state.sic_worker = sic_worker
+        app.state.cart = CartState(
+            settings=settings, store=store, devices=manager, sic_worker=sic_worker
+        )
         try:
             yield
         finally:
+            await app.state.cart.runs.shutdown()  # cancel measuring runs before the drivers
+            await stop_sic_worker(sic_worker)  # before the engine is disposed
             await manager.close()
             await radio.aclose()
             if simulated is not None:
@@ -83,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generate_unique_id_function=_operation_id,
     )
     install_error_handlers(app)
+    install_log_redaction()
     token = settings.api_token.get_secret_value() if settings.api_token else None
     app.add_middleware(BearerForRemoteClients, token=token)
     app.include_router(api_router, prefix="/api/v1")

@@ -2,26 +2,55 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from cart.store.models import MeasurementRecord, Screening
+from cart.store.models import MeasurementRecord, Patient, Screening
 from cart.store.repo import to_measurement
 
 __all__ = [
+    "DB_INT_MAX",
     "DevicePublic",
     "ErrorPublic",
     "HealthPublic",
+    "ManualEntry",
+    "MeasureAccepted",
     "MeasureRequest",
-    "MeasureResult",
     "MeasurementPublic",
+    "PatientCreate",
+    "PatientPublic",
     "ScreeningCreate",
     "ScreeningPublic",
+    "SyncStatus",
 ]
 
 Diagnosis = Literal["diabetes", "hypertension", "obesity", "dyslipidemia"]
+
+#: the largest id accepted in paths and bodies (a 32-bit INTEGER on every database)
+DB_INT_MAX = 2_147_483_647
+DbId = Annotated[int, Field(ge=1, le=DB_INT_MAX)]
+
+Name = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=120, pattern=r"^[^\x00-\x1f\x7f]+$"
+    ),
+]
+
+#: kinds a nurse may type in (waist always; any device's kinds as a fallback)
+ManualKind = Literal[
+    "body_weight",
+    "body_height",
+    "waist_circumference",
+    "systolic_pressure",
+    "diastolic_pressure",
+    "pulse_rate",
+    "glucose",
+    "hba1c",
+    "body_fat",
+]
 
 
 class Strict(BaseModel):
@@ -96,16 +125,57 @@ class MeasurementPublic(BaseModel):
         )
 
 
+class PatientCreate(Strict):
+    curp: str = Field(min_length=1, max_length=40, examples=["BOXW310820HNERXN09"])
+    """Upper or lower case; spaces are ignored. Checked: format, check digit, birth date, sex."""
+    given_name: Name
+    family_name: Name
+    """Both surnames, as on the CURP."""
+    birth_date: date
+    sex: Literal["female", "male"]
+
+
+class PatientPublic(BaseModel):
+    id: int
+    curp: str
+    given_name: str
+    family_name: str
+    birth_date: date
+    sex: str
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Patient) -> PatientPublic:
+        assert row.id is not None
+        return cls(
+            id=row.id,
+            curp=row.curp,
+            given_name=row.given_name,
+            family_name=row.family_name,
+            birth_date=row.birth_date,
+            sex=row.sex,
+            created_at=row.created_at,
+        )
+
+
 class ScreeningCreate(Strict):
-    patient_id: int | None = Field(default=None, ge=1)
+    patient_id: DbId
     glucose_context: Literal["fasting", "casual"] = "casual"
     known_diagnoses: list[Diagnosis] = Field(default_factory=list, max_length=4)
+
+
+class ProblemItem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+    nurse_message: str | None = None
 
 
 class ScreeningPublic(BaseModel):
     id: int
     patient_id: int | None
-    status: str
+    patient: PatientPublic | None
+    status: Literal["open", "measuring", "completed"]
     glucose_context: str | None
     known_diagnoses: list[str]
     ruleset: str
@@ -113,19 +183,27 @@ class ScreeningPublic(BaseModel):
     completed_at: datetime | None
     measurements: list[MeasurementPublic]
     classification: dict[str, Any] | None
+    """DESIGN section 6; stored at completion, computed from the latest readings before."""
+    classification_error: ProblemItem | None = None
+    """Why no classification could be computed (e.g. the patient is under 20)."""
 
     @classmethod
     def build(
         cls,
         row: Screening,
+        *,
+        patient: Patient | None,
         measurements: list[MeasurementRecord],
+        status: str,
         classification: dict[str, Any] | None,
+        classification_error: ProblemItem | None = None,
     ) -> ScreeningPublic:
         assert row.id is not None
         return cls(
             id=row.id,
             patient_id=row.patient_id,
-            status=row.status,
+            patient=PatientPublic.from_row(patient) if patient is not None else None,
+            status=status,  # type: ignore[arg-type]
             glucose_context=row.glucose_context,
             known_diagnoses=list(row.known_diagnoses),
             ruleset=row.ruleset,
@@ -133,20 +211,40 @@ class ScreeningPublic(BaseModel):
             completed_at=row.completed_at,
             measurements=[MeasurementPublic.from_row(m) for m in measurements],
             classification=classification,
+            classification_error=classification_error,
         )
 
 
+DeviceId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
 class MeasureRequest(Strict):
-    devices: list[str] | None = Field(default=None, min_length=1, max_length=8)
+    devices: list[DeviceId] | None = Field(default=None, min_length=1, max_length=8)
+    """Device ids to read; all configured devices when omitted."""
 
 
-class DeviceResult(BaseModel):
-    device_id: str
-    status: Literal["done", "error"]
-    measurements: list[dict[str, Any]]
-    error: ErrorPublic | None
-
-
-class MeasureResult(BaseModel):
+class MeasureAccepted(BaseModel):
     screening_id: int
-    results: list[DeviceResult]
+    devices: list[str]
+    events: str
+    """Where the progress is streamed (Server-Sent Events)."""
+
+
+class ManualEntry(Strict):
+    kind: ManualKind
+    value: float = Field(allow_inf_nan=False)
+    unit: str = Field(min_length=1, max_length=16, examples=["cm", "kg", "mm[Hg]", "mg/dL"])
+
+
+class SyncStatus(BaseModel):
+    pending: int
+    sent: int
+    rejected: int
+    last_error: dict[str, Any] | None
+    """The current reason nothing moves (``message``, ``status_code``, ``screening_id``,
+    ``at``), or the latest rejection; None when all is well."""
+    oldest_pending_at: str | None = None
+    last_sent_at: str | None = None
+    rejections: list[dict[str, Any]] = Field(default_factory=list)
+    available: bool
+    """False while this build has no SIC outbox (then every count is 0)."""

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import logging
+import re
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["BearerForRemoteClients"]
+__all__ = ["BearerForRemoteClients", "RedactQueryStrings", "install_log_redaction"]
 
 
 class BearerForRemoteClients:
@@ -51,3 +53,41 @@ def _is_loopback(scope: Scope) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+_QUERY_VALUE = re.compile(r"([?&][^=&#\s\"]+)=[^&#\s\"]*")
+
+
+class RedactQueryStrings(logging.Filter):
+    """Blank every query-string value in a log record (``?curp=...`` is personal data).
+
+    Installed on ``uvicorn.access`` (the request path with its query is an argument)
+    and ``httpx`` (the URL object of every outgoing request, e.g. to SIC).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_redact(a) for a in record.args)
+        if isinstance(record.msg, str) and "?" in record.msg:
+            record.msg = _QUERY_VALUE.sub(r"\1=[redacted]", record.msg)
+        return True
+
+
+def _redact(arg: object) -> object:
+    if isinstance(arg, int | float | bytes) or arg is None:
+        return arg
+    text = str(arg)
+    if "?" not in text or "=" not in text:
+        return arg
+    return _QUERY_VALUE.sub(r"\1=[redacted]", text)
+
+
+#: loggers that write request URLs
+URL_LOGGERS = ("uvicorn.access", "httpx")
+
+
+def install_log_redaction(logger_names: tuple[str, ...] = URL_LOGGERS) -> None:
+    for name in logger_names:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactQueryStrings) for f in logger.filters):
+            logger.addFilter(RedactQueryStrings())

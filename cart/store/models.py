@@ -17,6 +17,8 @@ from sqlmodel import JSON, Column, Field, SQLModel
 
 __all__ = [
     "MeasurementRecord",
+    "OutboxEntry",
+    "OutboxStatus",
     "Patient",
     "RawFrameLog",
     "Screening",
@@ -124,3 +126,39 @@ class RawFrameLog(SQLModel, table=True):
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     accepted: bool = True
     note: str | None = Field(default=None, max_length=500)
+
+
+class OutboxStatus:
+    PENDING = "pending"
+    SENT = "sent"
+    REJECTED = "rejected"
+
+
+class OutboxEntry(SQLModel, table=True):
+    """One completed screening waiting to go (or gone) to a destination such as SIC.
+
+    Written in the same transaction that completes the screening. The worker sends the
+    oldest due entries first; ``lease_until`` keeps two workers (the service and a
+    `cart sync` run by hand) off the same entry, and expires if a worker dies mid-send.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        sa.UniqueConstraint("screening_id", "destination", name="uq_outbox_screening_destination"),
+        sa.Index("ix_outbox_status_id", "status", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    screening_id: int = Field(foreign_key="screening.id")
+    destination: str = Field(default="sic", max_length=32)
+    status: str = Field(default=OutboxStatus.PENDING, max_length=16)
+    attempts: int = 0
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_status_code: int | None = None
+    last_error: str | None = Field(default=None, max_length=500)
+    outcome: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    """The server's OperationOutcome for a rejection, or a summary of the accepted response."""

@@ -9,16 +9,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Final
 
-from sqlalchemy import func
+from sqlalchemy import func, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from cart.measurement import DeviceIdentity, Measurement, MeasurementKind, Original, Special
 from cart.store.models import (
     MeasurementRecord,
+    OutboxEntry,
+    OutboxStatus,
     Patient,
     RawFrameLog,
     Screening,
@@ -26,7 +28,17 @@ from cart.store.models import (
     utcnow,
 )
 
-__all__ = ["RawEntry", "Store", "StoredReading", "to_measurement"]
+__all__ = [
+    "SIC_DESTINATION",
+    "RawEntry",
+    "ScreeningRows",
+    "Store",
+    "StoredReading",
+    "to_measurement",
+]
+
+SIC_DESTINATION: Final = "sic"
+"""The outbox destination that completing a screening enqueues for."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +51,15 @@ class RawEntry:
 class StoredReading:
     reading_id: str
     records: list[MeasurementRecord]
+
+
+@dataclass(frozen=True, slots=True)
+class ScreeningRows:
+    """A screening with its patient and measurements, read in one transaction."""
+
+    screening: Screening
+    patient: Patient | None
+    measurements: list[MeasurementRecord]
 
 
 def to_measurement(row: MeasurementRecord) -> Measurement:
@@ -212,17 +233,296 @@ class Store:
             return list(rows)
 
     def complete(self, screening_id: int, classification: dict[str, Any]) -> Screening | None:
+        """Mark the screening completed and enqueue it for SIC, in one transaction.
+
+        Completing again (a corrected classification) puts an already sent or rejected
+        entry back to pending: the resend deduplicates on the server.
+        """
         with self.session() as s:
             row = s.get(Screening, screening_id)
             if row is None:
                 return None
+            now = utcnow()
             row.status = ScreeningStatus.COMPLETED
             row.classification = classification
-            row.completed_at = utcnow()
+            row.completed_at = now
             s.add(row)
+            entry = s.exec(
+                select(OutboxEntry).where(
+                    OutboxEntry.screening_id == screening_id,
+                    OutboxEntry.destination == SIC_DESTINATION,
+                )
+            ).first()
+            if entry is None:
+                entry = OutboxEntry(
+                    screening_id=screening_id,
+                    destination=SIC_DESTINATION,
+                    created_at=now,
+                    next_attempt_at=now,
+                )
+            else:
+                entry.status = OutboxStatus.PENDING
+                entry.attempts = 0
+                entry.next_attempt_at = now
+                entry.lease_until = None
+            s.add(entry)
             s.commit()
             s.refresh(row)
             return row
+
+    def screening_rows(self, screening_id: int) -> ScreeningRows | None:
+        with self.session() as s:
+            screening = s.get(Screening, screening_id)
+            if screening is None:
+                return None
+            patient = s.get(Patient, screening.patient_id) if screening.patient_id else None
+            rows = s.exec(
+                select(MeasurementRecord)
+                .where(MeasurementRecord.screening_id == screening_id)
+                .order_by(col(MeasurementRecord.id))
+            )
+            return ScreeningRows(screening, patient, list(rows))
+
+    # ------------------------------------------------------------------ outbox
+
+    def outbox_due(
+        self,
+        now: datetime,
+        *,
+        after_id: int = 0,
+        limit: int = 50,
+        destination: str = SIC_DESTINATION,
+    ) -> list[OutboxEntry]:
+        """One page of pending entries due at ``now``, oldest first (keyset on ``id``)."""
+        with self.session() as s:
+            rows = s.exec(
+                select(OutboxEntry)
+                .where(
+                    OutboxEntry.destination == destination,
+                    OutboxEntry.status == OutboxStatus.PENDING,
+                    col(OutboxEntry.id) > after_id,
+                    col(OutboxEntry.next_attempt_at) <= now,
+                    or_(
+                        col(OutboxEntry.lease_until).is_(None),
+                        col(OutboxEntry.lease_until) <= now,
+                    ),
+                )
+                .order_by(col(OutboxEntry.id))
+                .limit(limit)
+            )
+            return list(rows)
+
+    def outbox_claim(self, entry_id: int, now: datetime, lease_until: datetime) -> bool:
+        """Take the entry for one send attempt; False if another worker holds it or it is done."""
+        stmt = (
+            update(OutboxEntry)
+            .where(
+                col(OutboxEntry.id) == entry_id,
+                col(OutboxEntry.status) == OutboxStatus.PENDING,
+                or_(
+                    col(OutboxEntry.lease_until).is_(None),
+                    col(OutboxEntry.lease_until) <= now,
+                ),
+            )
+            .values(lease_until=lease_until, last_attempt_at=now)
+        )
+        with self.session() as s:
+            claimed = s.exec(stmt).rowcount == 1
+            s.commit()
+            return bool(claimed)
+
+    def outbox_sent(
+        self, entry_id: int, *, status_code: int | None, summary: dict[str, Any] | None
+    ) -> None:
+        self._outbox_update(
+            entry_id,
+            status=OutboxStatus.SENT,
+            sent_at=utcnow(),
+            lease_until=None,
+            last_status_code=status_code,
+            outcome=summary,
+            attempts=OutboxEntry.attempts + 1,
+        )
+
+    def outbox_retry(
+        self,
+        entry_id: int,
+        *,
+        error: str,
+        status_code: int | None = None,
+        next_attempt_at: datetime | None = None,
+    ) -> None:
+        """A failed attempt that will be retried (at ``next_attempt_at`` when given)."""
+        values: dict[str, Any] = {
+            "lease_until": None,
+            "last_status_code": status_code,
+            "last_error": error[:500],
+            "attempts": OutboxEntry.attempts + 1,
+        }
+        if next_attempt_at is not None:
+            values["next_attempt_at"] = next_attempt_at
+        self._outbox_update(entry_id, **values)
+
+    def outbox_reject(
+        self,
+        entry_id: int,
+        *,
+        error: str,
+        status_code: int | None,
+        outcome: dict[str, Any] | None,
+    ) -> None:
+        """Park the entry: the destination refused it, resending the same data cannot help."""
+        self._outbox_update(
+            entry_id,
+            status=OutboxStatus.REJECTED,
+            lease_until=None,
+            last_status_code=status_code,
+            last_error=error[:500],
+            outcome=outcome,
+            attempts=OutboxEntry.attempts + 1,
+        )
+
+    def outbox_requeue_rejected(self, destination: str = SIC_DESTINATION) -> int:
+        """Put every rejected entry back to pending (after the data or the server was fixed)."""
+        stmt = (
+            update(OutboxEntry)
+            .where(
+                col(OutboxEntry.destination) == destination,
+                col(OutboxEntry.status) == OutboxStatus.REJECTED,
+            )
+            .values(status=OutboxStatus.PENDING, next_attempt_at=utcnow(), attempts=0)
+        )
+        with self.session() as s:
+            count = s.exec(stmt).rowcount
+            s.commit()
+            return int(count)
+
+    def outbox_next_due(self, destination: str = SIC_DESTINATION) -> datetime | None:
+        """When the earliest pending entry becomes due (its lease included), None if none."""
+        pending = (
+            col(OutboxEntry.destination) == destination,
+            col(OutboxEntry.status) == OutboxStatus.PENDING,
+        )
+        with self.session() as s:
+            free = s.exec(
+                select(func.min(OutboxEntry.next_attempt_at)).where(
+                    *pending, col(OutboxEntry.lease_until).is_(None)
+                )
+            ).one()
+            leased = s.exec(
+                select(
+                    func.min(func.max(OutboxEntry.next_attempt_at, OutboxEntry.lease_until))
+                ).where(*pending, col(OutboxEntry.lease_until).is_not(None))
+            ).one()
+        candidates = [_aware(v) for v in (free, leased) if v is not None]
+        return min(candidates) if candidates else None
+
+    def outbox_entry(
+        self, screening_id: int, destination: str = SIC_DESTINATION
+    ) -> OutboxEntry | None:
+        with self.session() as s:
+            return s.exec(
+                select(OutboxEntry).where(
+                    OutboxEntry.screening_id == screening_id,
+                    OutboxEntry.destination == destination,
+                )
+            ).first()
+
+    def sync_status(
+        self, destination: str = SIC_DESTINATION, *, rejections: int = 20
+    ) -> dict[str, Any]:
+        """What the kiosk and `GET /api/v1/sync` show: counts, the last error, the rejections.
+
+        ``last_error`` is the latest error of an entry still pending (the current reason
+        nothing moves), else of the latest rejected entry, else None.
+        """
+        with self.session() as s:
+            counts = dict(
+                s.exec(
+                    select(OutboxEntry.status, func.count())
+                    .where(OutboxEntry.destination == destination)
+                    .group_by(OutboxEntry.status)
+                ).all()
+            )
+            last_error = None
+            for status in (OutboxStatus.PENDING, OutboxStatus.REJECTED):
+                row = s.exec(
+                    select(OutboxEntry)
+                    .where(
+                        OutboxEntry.destination == destination,
+                        OutboxEntry.status == status,
+                        col(OutboxEntry.last_error).is_not(None),
+                    )
+                    .order_by(col(OutboxEntry.last_attempt_at).desc(), col(OutboxEntry.id).desc())
+                    .limit(1)
+                ).first()
+                if row is not None:
+                    last_error = {
+                        "screening_id": row.screening_id,
+                        "status": row.status,
+                        "status_code": row.last_status_code,
+                        "message": row.last_error,
+                        "at": _iso(row.last_attempt_at),
+                    }
+                    break
+            oldest = s.exec(
+                select(func.min(OutboxEntry.created_at)).where(
+                    OutboxEntry.destination == destination,
+                    OutboxEntry.status == OutboxStatus.PENDING,
+                )
+            ).one()
+            last_sent = s.exec(
+                select(func.max(OutboxEntry.sent_at)).where(
+                    OutboxEntry.destination == destination,
+                    OutboxEntry.status == OutboxStatus.SENT,
+                )
+            ).one()
+            rejected_rows = s.exec(
+                select(OutboxEntry)
+                .where(
+                    OutboxEntry.destination == destination,
+                    OutboxEntry.status == OutboxStatus.REJECTED,
+                )
+                .order_by(col(OutboxEntry.id).desc())
+                .limit(rejections)
+            ).all()
+        return {
+            "destination": destination,
+            "pending": int(counts.get(OutboxStatus.PENDING, 0)),
+            "sent": int(counts.get(OutboxStatus.SENT, 0)),
+            "rejected": int(counts.get(OutboxStatus.REJECTED, 0)),
+            "last_error": last_error,
+            "oldest_pending_at": _iso(oldest),
+            "last_sent_at": _iso(last_sent),
+            "rejections": [
+                {
+                    "screening_id": r.screening_id,
+                    "status_code": r.last_status_code,
+                    "message": r.last_error,
+                    "outcome": r.outcome,
+                    "at": _iso(r.last_attempt_at),
+                }
+                for r in rejected_rows
+            ],
+        }
+
+    def _outbox_update(self, entry_id: int, **values: Any) -> None:
+        values.setdefault("last_attempt_at", utcnow())
+        with self.session() as s:
+            s.exec(update(OutboxEntry).where(col(OutboxEntry.id) == entry_id).values(**values))
+            s.commit()
+
+
+def _aware(value: object) -> datetime:
+    """An aggregate over a UTCDateTime column: SQLite may hand back naive UTC or its text."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    assert isinstance(value, datetime)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _iso(value: object) -> str | None:
+    return None if value is None else _aware(value).isoformat()
 
 
 def _record(

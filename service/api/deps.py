@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 
 from cart.store import Store
 from service.device_manager import DeviceManager
+from service.schemas import DB_INT_MAX
 from service.state import CartState
 
-__all__ = ["DevicesDep", "StateDep", "StoreDep"]
+__all__ = ["DevicesDep", "ScreeningId", "StateDep", "StoreDep"]
 
 
 def get_state(request: Request) -> CartState:
@@ -29,3 +30,4 @@ def get_devices(request: Request) -> DeviceManager:
 StateDep = Annotated[CartState, Depends(get_state)]
 StoreDep = Annotated[Store, Depends(get_store)]
 DevicesDep = Annotated[DeviceManager, Depends(get_devices)]
+ScreeningId = Annotated[int, Path(ge=1, le=DB_INT_MAX)]

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.helpers import free_port
+from tests.service.support import PATIENT, parse_sse
 
 CART = Path(sys.executable).with_name("cart")
 
@@ -62,9 +63,24 @@ def test_serve_simulate_serves_page_and_measures(served):
         assert health["status"] == "ok"
         assert health["database"] == "ok"
         assert "bascula" in health["devices"]
-        sid = client.post("/api/v1/screenings", json={}).json()["id"]
-        results = client.post(f"/api/v1/screenings/{sid}/measure").json()["results"]
-        weights = [m for r in results for m in r["measurements"] if m["kind"] == "body_weight"]
+        patient = client.post("/api/v1/patients", json=PATIENT)
+        assert patient.status_code == 201
+        created = client.post("/api/v1/screenings", json={"patient_id": patient.json()["id"]})
+        sid = created.json()["id"]
+        accepted = client.post(f"/api/v1/screenings/{sid}/measure", json={"devices": ["bascula"]})
+        assert accepted.status_code == 202
+        # a real HTTP stream: it ends when the run ends
+        with client.stream("GET", accepted.json()["events"]) as stream:
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            events = parse_sse(stream.read().decode())
+        assert events[-1].event == "end"
+        weights = [
+            m
+            for e in events
+            if e.event == "done"
+            for m in e.data["measurements"]
+            if m["kind"] == "body_weight"
+        ]
         assert weights
         assert weights[0]["unit"] == "kg"
     assert (cwd / "var" / "cart.db").stat().st_mode & 0o777 == 0o600

@@ -1,4 +1,7 @@
-"""Issue 2's end-to-end path: simulator on a pty -> driver -> service -> SQLite file."""
+"""Issue 2's end-to-end path: simulator on a pty -> driver -> service -> SQLite file.
+
+Measuring answers 202 and the outcome arrives as Server-Sent Events (issue 6).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from cart.devices import DeviceConfig, Role
 from simulators.faults import Fault
 from simulators.serial_scale import ScaleConfig, SerialScaleSimulator
 from tests.helpers import running_app, write_devices
+from tests.service.support import Event, measure, new_screening
 
 
 def _settings(tmp_path: Path, devices_file: Path) -> Settings:
@@ -33,18 +37,20 @@ def _rows(db: Path, sql: str) -> list[tuple[object, ...]]:
         return conn.execute(sql).fetchall()
 
 
+def _outcome(events: list[Event]) -> Event:
+    """The scale's final event of a run: ``done`` or ``error``."""
+    (last,) = [e for e in events if e.event in ("done", "error")]
+    return last
+
+
 async def test_scale_measured_and_stored(tmp_path, no_leaked_tasks):
     async with SerialScaleSimulator(ScaleConfig.fast(weight_kg=81.35)) as sim:
         devices = write_devices(tmp_path / "devices.toml", [_scale(sim.port)])
         async with running_app(_settings(tmp_path, devices)) as (_, client):
-            created = await client.post("/api/v1/screenings", json={})
-            assert created.status_code == 201
-            sid = created.json()["id"]
-            measured = await client.post(f"/api/v1/screenings/{sid}/measure")
-            assert measured.status_code == 200
-            (result,) = measured.json()["results"]
-            assert result["status"] == "done"
-            assert [(m["kind"], m["value"], m["unit"]) for m in result["measurements"]] == [
+            sid = await new_screening(client)
+            result = _outcome(await measure(client, sid))
+            assert result.event == "done"
+            assert [(m["kind"], m["value"], m["unit"]) for m in result.data["measurements"]] == [
                 ("body_weight", 81.35, "kg")
             ]
             screening = (await client.get(f"/api/v1/screenings/{sid}")).json()
@@ -66,13 +72,12 @@ async def test_silent_scale_gives_clear_timeout_and_stores_nothing(tmp_path, no_
     async with SerialScaleSimulator(ScaleConfig.fast(fault=Fault.SILENCE)) as sim:
         devices = write_devices(tmp_path / "devices.toml", [_scale(sim.port, timeout_s=1.5)])
         async with running_app(_settings(tmp_path, devices)) as (_, client):
-            sid = (await client.post("/api/v1/screenings", json={})).json()["id"]
-            measured = await client.post(f"/api/v1/screenings/{sid}/measure")
-            (result,) = measured.json()["results"]
-            assert result["status"] == "error"
-            assert result["error"]["type"] == "DeviceTimeout"
-            assert "no data from the scale" in result["error"]["message"]
-            assert result["error"]["nurse_message"] == (
+            sid = await new_screening(client)
+            result = _outcome(await measure(client, sid))
+            assert result.event == "error"
+            assert result.data["error"]["type"] == "DeviceTimeout"
+            assert "no data from the scale" in result.data["error"]["message"]
+            assert result.data["error"]["nurse_message"] == (
                 "La báscula no responde: revise el cable y presione Reintentar"
             )
             state = (await client.get("/api/v1/devices")).json()[0]
@@ -85,9 +90,9 @@ async def test_unplugged_scale_is_connection_lost_and_nothing_stored(tmp_path, n
     async with SerialScaleSimulator(ScaleConfig.fast(fault=Fault.UNPLUG)) as sim:
         devices = write_devices(tmp_path / "devices.toml", [_scale(sim.port)])
         async with running_app(_settings(tmp_path, devices)) as (_, client):
-            sid = (await client.post("/api/v1/screenings", json={})).json()["id"]
-            (result,) = (await client.post(f"/api/v1/screenings/{sid}/measure")).json()["results"]
-            assert result["error"]["type"] in {"ConnectionLost", "DeviceNotFound"}
+            sid = await new_screening(client)
+            result = _outcome(await measure(client, sid))
+            assert result.data["error"]["type"] in {"ConnectionLost", "DeviceNotFound"}
     assert _rows(tmp_path / "cart.db", "SELECT count(*) FROM measurement") == [(0,)]
 
 
@@ -95,9 +100,9 @@ async def test_noisy_cable_still_measures(tmp_path, no_leaked_tasks):
     async with SerialScaleSimulator(ScaleConfig.fast(weight_kg=64.2, fault=Fault.NOISE)) as sim:
         devices = write_devices(tmp_path / "devices.toml", [_scale(sim.port)])
         async with running_app(_settings(tmp_path, devices)) as (_, client):
-            sid = (await client.post("/api/v1/screenings", json={})).json()["id"]
-            (result,) = (await client.post(f"/api/v1/screenings/{sid}/measure")).json()["results"]
-            assert result["measurements"][0]["value"] == 64.2
+            sid = await new_screening(client)
+            result = _outcome(await measure(client, sid))
+            assert result.data["measurements"][0]["value"] == 64.2
 
 
 async def test_overload_and_broken_frames_are_device_errors(tmp_path, no_leaked_tasks):
@@ -109,9 +114,8 @@ async def test_overload_and_broken_frames_are_device_errors(tmp_path, no_leaked_
             devices = write_devices(tmp_path / "devices.toml", [_scale(sim.port)])
             settings = _settings(tmp_path, devices)
             async with running_app(settings) as (_, client):
-                sid = (await client.post("/api/v1/screenings", json={})).json()["id"]
-                resp = await client.post(f"/api/v1/screenings/{sid}/measure")
-                (result,) = resp.json()["results"]
-                assert result["error"]["type"] == "DeviceReportedError", fault
-                assert result["error"]["nurse_message"].startswith(nurse)
+                sid = await new_screening(client)
+                result = _outcome(await measure(client, sid))
+                assert result.data["error"]["type"] == "DeviceReportedError", fault
+                assert result.data["error"]["nurse_message"].startswith(nurse)
     assert _rows(tmp_path / "cart.db", "SELECT count(*) FROM measurement") == [(0,)]

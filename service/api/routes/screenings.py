@@ -1,106 +1,444 @@
-"""Screenings: create, read, and measure with the cart's devices."""
+"""Screenings: create, read, measure in the background with live progress, enter by hand,
+complete.
+
+``POST /{id}/measure`` answers 202 at once; the devices are read by a background run
+(:mod:`service.runs`) that stores each reading on arrival and publishes its progress,
+streamed as Server-Sent Events by ``GET /{id}/events``.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, Header, HTTPException, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import StreamingResponse
 
-from cart.screening import measure_devices
-from cart.store.models import Screening, ScreeningStatus
-from service.api.deps import StateDep, StoreDep
-from service.errors import error_body
+from cart.drivers.base import Progress, ProgressStage
+from cart.errors import ImplausibleValue, ValidationError
+from cart.measurement import Measurement
+from cart.plausibility import check_plausible
+from cart.screening import ReadingEvent, measure_devices
+from cart.store.models import MeasurementRecord, Screening, ScreeningStatus
+from service.api.deps import ScreeningId, StateDep
+from service.classification import classify_screening
+from service.device_manager import DeviceStatus
+from service.errors import error_body, problem
+from service.runs import MeasureRun, RunEvent
 from service.schemas import (
-    DeviceResult,
-    ErrorPublic,
+    ManualEntry,
+    MeasureAccepted,
     MeasurementPublic,
     MeasureRequest,
-    MeasureResult,
+    ProblemItem,
     ScreeningCreate,
     ScreeningPublic,
 )
+from service.state import CartState
 
 router = APIRouter(prefix="/screenings", tags=["screenings"])
+log = logging.getLogger(__name__)
+
+Responses = dict[int | str, dict[str, Any]]
+_404: Responses = {404: {"description": "No such screening"}}
+_409: Responses = {409: {"description": "Completed, already measuring, or a device is in use"}}
 
 
-def _load(store: Any, screening_id: int) -> Screening:
-    row: Screening | None = store.get_screening(screening_id)
+def _http(code: int, message: str, nurse: str, **extra: Any) -> HTTPException:
+    return HTTPException(code, {"message": message, "nurse_message": nurse, **extra})
+
+
+def _not_found(screening_id: int) -> HTTPException:
+    return _http(
+        status.HTTP_404_NOT_FOUND,
+        f"screening {screening_id} not found",
+        "No se encontró el tamizaje: vuelva a buscar al paciente",
+    )
+
+
+def _load(state: CartState, screening_id: int) -> Screening:
+    row = state.store.get_screening(screening_id)
     if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"screening {screening_id} not found")
+        raise _not_found(screening_id)
     return row
 
 
-@router.post("", response_model=ScreeningPublic, status_code=status.HTTP_201_CREATED)
-async def create_screening(body: ScreeningCreate, state: StateDep) -> ScreeningPublic:
+def _completed(screening_id: int) -> HTTPException:
+    return _http(
+        status.HTTP_409_CONFLICT,
+        f"screening {screening_id} is already completed",
+        "Este tamizaje ya se guardó: inicie uno nuevo para medir otra vez",
+    )
+
+
+def _measuring(screening_id: int) -> HTTPException:
+    return _http(
+        status.HTTP_409_CONFLICT,
+        f"screening {screening_id} is already measuring",
+        "Ya se está midiendo: espere a que termine",
+    )
+
+
+def _status(state: CartState, row: Screening) -> str:
+    assert row.id is not None
+    if row.status == ScreeningStatus.COMPLETED:
+        return ScreeningStatus.COMPLETED
+    return ScreeningStatus.MEASURING if state.runs.running(row.id) else ScreeningStatus.OPEN
+
+
+def _public(state: CartState, row: Screening) -> ScreeningPublic:
+    """The screening with its patient, measurements and classification (in a thread)."""
+    assert row.id is not None
     store = state.store
-    if body.patient_id is not None:
-        patient = await asyncio.to_thread(store.get_patient, body.patient_id)
-        if patient is None:
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_CONTENT,
-                [{"loc": ["body", "patient_id"], "msg": "no such patient", "type": "not_found"}],
-            )
+    patient = store.get_patient(row.patient_id) if row.patient_id is not None else None
+    records = store.measurements_of(row.id)
+    classification = row.classification
+    error: ProblemItem | None = None
+    if row.status != ScreeningStatus.COMPLETED:
+        try:
+            classification = classify_screening(row, patient, records, state.settings)
+        except ValidationError as exc:
+            classification = None
+            error = ProblemItem(**problem(exc, where="input"))
+    return ScreeningPublic.build(
+        row,
+        patient=patient,
+        measurements=records,
+        status=_status(state, row),
+        classification=classification,
+        classification_error=error,
+    )
+
+
+@router.post(
+    "",
+    response_model=ScreeningPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses={422: {"description": "Unknown patient or invalid options"}},
+)
+async def create_screening(body: ScreeningCreate, state: StateDep) -> ScreeningPublic:
+    patient = await asyncio.to_thread(state.store.get_patient, body.patient_id)
+    if patient is None:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            [
+                {
+                    "loc": ["body", "patient_id"],
+                    "msg": "no such patient",
+                    "type": "not_found",
+                    "nurse_message": "El paciente no existe: búsquelo o regístrelo de nuevo",
+                }
+            ],
+        )
     row = Screening(
         patient_id=body.patient_id,
         glucose_context=body.glucose_context,
         known_diagnoses=list(body.known_diagnoses),
         ruleset=state.settings.ruleset,
     )
-    row = await asyncio.to_thread(store.add_screening, row)
-    return ScreeningPublic.build(row, [], None)
+    row = await asyncio.to_thread(state.store.add_screening, row)
+    return await asyncio.to_thread(_public, state, row)
 
 
-@router.get("/{screening_id}", response_model=ScreeningPublic)
-async def get_screening(screening_id: int, store: StoreDep) -> ScreeningPublic:
-    row = await asyncio.to_thread(_load, store, screening_id)
-    measurements = await asyncio.to_thread(store.measurements_of, screening_id)
-    return ScreeningPublic.build(row, measurements, row.classification)
+@router.get("/{screening_id}", response_model=ScreeningPublic, responses=_404)
+async def get_screening(screening_id: ScreeningId, state: StateDep) -> ScreeningPublic:
+    """Patient, status, measurements and the classification of the latest readings."""
+    row = await asyncio.to_thread(_load, state, screening_id)
+    return await asyncio.to_thread(_public, state, row)
 
 
-@router.post("/{screening_id}/measure", response_model=MeasureResult)
+# --------------------------------------------------------------------------- measuring
+
+
+@router.post(
+    "/{screening_id}/measure",
+    response_model=MeasureAccepted,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={
+        **_404,
+        **_409,
+        503: {"description": "No usable device among those selected"},
+    },
+)
 async def measure(
-    screening_id: int, state: StateDep, body: MeasureRequest | None = None
-) -> MeasureResult:
-    """Read the selected devices (all when none are named) and store each reading."""
-    store = state.store
-    row = await asyncio.to_thread(_load, store, screening_id)
+    screening_id: ScreeningId, state: StateDep, body: MeasureRequest | None = None
+) -> MeasureAccepted:
+    """Start reading the selected devices (all when none are named); progress at ``/events``."""
+    row = await asyncio.to_thread(_load, state, screening_id)
     if row.status == ScreeningStatus.COMPLETED:
-        raise HTTPException(status.HTTP_409_CONFLICT, "screening already completed")
-    if screening_id in state.measuring:
-        raise HTTPException(status.HTTP_409_CONFLICT, "a measurement is already running")
-    drivers = state.devices.drivers(body.devices if body else None)
-    state.measuring.add(screening_id)
-    try:
-        outcomes = await measure_devices(
-            store, screening_id, drivers, progress=state.devices.on_progress
+        raise _completed(screening_id)
+    if state.runs.running(screening_id):
+        raise _measuring(screening_id)
+    wanted = list(dict.fromkeys(body.devices)) if body and body.devices else None
+    statuses = (
+        [state.devices.get(i) for i in wanted]  # DeviceNotFound -> 404
+        if wanted is not None
+        else state.devices.statuses()
+    )
+    usable = [s for s in statuses if s.driver is not None]
+    if not usable:
+        raise _http(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "no usable device to measure with",
+            "No hay equipos disponibles para medir: avise al técnico",
         )
-    finally:
-        state.measuring.discard(screening_id)
-    results = []
-    for outcome in outcomes:
-        if outcome.error is not None:
-            state.devices.on_error(outcome.device_id, outcome.error)
-            body_err = error_body(outcome.error)
-            results.append(
-                DeviceResult(
-                    device_id=outcome.device_id,
-                    status="error",
-                    measurements=[],
-                    error=ErrorPublic(**body_err),
-                )
+    busy = state.runs.busy_devices()
+    in_use = [s.config.id for s in usable if s.config.id in busy]
+    if in_use:
+        raise _http(
+            status.HTTP_409_CONFLICT,
+            f"device {in_use[0]} is measuring screening {busy[in_use[0]]}",
+            "El equipo se está usando en otro tamizaje: espere a que termine",
+            devices=in_use,
+        )
+    ids = [s.config.id for s in usable]
+    state.runs.start(screening_id, ids, lambda run: _run(state, run, usable))
+    return MeasureAccepted(
+        screening_id=screening_id,
+        devices=ids,
+        events=f"/api/v1/screenings/{screening_id}/events",
+    )
+
+
+def _records_json(records: list[MeasurementRecord]) -> list[dict[str, Any]]:
+    return [MeasurementPublic.from_row(r).model_dump(mode="json") for r in records]
+
+
+def _detail_json(detail: Any) -> Any:
+    try:
+        return jsonable_encoder(dict(detail))
+    except (TypeError, ValueError):
+        return {key: str(value) for key, value in dict(detail).items()}
+
+
+async def _run(state: CartState, run: MeasureRun, selected: list[DeviceStatus]) -> None:
+    """The background run: read, store on arrival, publish every step."""
+    roles = {s.config.id: s.config.role.value for s in selected}
+    readings: dict[str, list[dict[str, Any]]] = {}
+    run.publish(
+        "started",
+        {
+            "devices": [{"device_id": d, "role": r} for d, r in roles.items()],
+            "bp_readings": state.settings.bp_readings,
+        },
+    )
+
+    def on_progress(event: Progress) -> None:
+        state.devices.on_progress(event)
+        if event.stage is ProgressStage.DONE:
+            return  # "done" is published once the reading is stored
+        run.publish(
+            event.stage.value,
+            {
+                "device_id": event.device_id,
+                "role": roles.get(event.device_id),
+                "stage": event.stage.value,
+                "message": event.message,
+                "measurement": event.measurement.to_json() if event.measurement else None,
+                "detail": _detail_json(event.detail),
+            },
+        )
+
+    def on_result(event: ReadingEvent) -> None:
+        base = {"device_id": event.device_id, "role": roles.get(event.device_id)}
+        if event.error is not None:
+            state.devices.on_error(event.device_id, event.error)
+            run.publish(
+                "error",
+                {
+                    **base,
+                    "stage": "error",
+                    "reading": event.reading,
+                    "readings": event.readings,
+                    "error": error_body(event.error, role=base["role"]),
+                },
             )
-        else:
-            assert outcome.stored is not None
-            results.append(
-                DeviceResult(
-                    device_id=outcome.device_id,
-                    status="done",
-                    measurements=[
-                        MeasurementPublic.from_row(r).model_dump(mode="json")
-                        for r in outcome.stored.records
-                    ],
-                    error=None,
-                )
+            return
+        assert event.stored is not None
+        stored = _records_json(event.stored.records)
+        if not event.final:
+            readings.setdefault(event.device_id, []).append(
+                {"reading": event.reading, "measurements": stored}
             )
-    return MeasureResult(screening_id=screening_id, results=results)
+            run.publish(
+                "reading",
+                {
+                    **base,
+                    "stage": "reading",
+                    "reading": event.reading,
+                    "readings": event.readings,
+                    "measurements": stored,
+                },
+            )
+            return
+        run.publish(
+            "done",
+            {
+                **base,
+                "stage": "done",
+                "measurements": stored,
+                "readings": readings.pop(event.device_id, []),
+            },
+        )
+
+    outcomes = await measure_devices(
+        state.store,
+        run.screening_id,
+        [s.driver for s in selected if s.driver is not None],
+        progress=on_progress,
+        on_result=on_result,
+        bp_readings=state.settings.bp_readings,
+    )
+    run.publish(
+        "end",
+        {
+            "status": "finished",
+            "ok": [o.device_id for o in outcomes if o.ok],
+            "failed": [o.device_id for o in outcomes if not o.ok],
+        },
+    )
+
+
+def _sse(event: RunEvent) -> bytes:
+    data = json.dumps(event.data, ensure_ascii=False, separators=(",", ":"))
+    return f"id: {event.id}\nevent: {event.event}\ndata: {data}\n\n".encode()
+
+
+@router.get(
+    "/{screening_id}/events",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "Server-Sent Events of the screening's last measuring run: "
+            "started, connecting, waiting, progress, reading, done, error, end. The log "
+            "is replayed from the start (or after Last-Event-ID); the stream ends with "
+            "the run.",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
+        404: {"description": "No such screening, or it was never measured"},
+    },
+)
+async def events(
+    screening_id: ScreeningId,
+    state: StateDep,
+    last_event_id: Annotated[str | None, Header(max_length=20)] = None,
+) -> StreamingResponse:
+    """The progress of the last measuring run as Server-Sent Events."""
+    await asyncio.to_thread(_load, state, screening_id)
+    run = state.runs.get(screening_id)
+    if run is None:
+        raise _http(
+            status.HTTP_404_NOT_FOUND,
+            f"screening {screening_id} has no measuring run",
+            "Todavía no se ha medido: presione Medir",
+        )
+    after = int(last_event_id) if last_event_id and last_event_id.isdigit() else 0
+
+    async def stream() -> AsyncIterator[bytes]:
+        yield b"retry: 2000\n\n"
+        async for event in run.follow(after):
+            yield b": keep-alive\n\n" if event is None else _sse(event)
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+# --------------------------------------------------------------------------- by hand
+
+
+def _manual(state: CartState, screening_id: int, body: ManualEntry) -> MeasurementRecord:
+    row = _load(state, screening_id)
+    if row.status == ScreeningStatus.COMPLETED:
+        raise _completed(screening_id)
+    try:
+        measurement = Measurement.create(body.kind, body.value, body.unit)
+        check_plausible([measurement])
+    except ImplausibleValue as exc:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, [problem(exc, field="value")]
+        ) from None
+    except ValidationError as exc:
+        field = "unit" if exc.field == "unit" else "value"
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, [problem(exc, field=field)]
+        ) from None
+    except (ArithmeticError, ValueError):  # e.g. a conversion overflowing to infinity
+        exc2 = ValidationError("value", "cannot be converted to the canonical unit")
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [problem(exc2)]) from None
+    stored = state.store.record_reading(
+        screening_id, [measurement], device_id=None, protocol="manual", manual_entry=True
+    )
+    return stored.records[0]
+
+
+@router.post(
+    "/{screening_id}/measurements",
+    response_model=MeasurementPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        **_404,
+        409: {"description": "Screening completed"},
+        422: {"description": "Implausible value or unknown unit"},
+    },
+)
+async def add_measurement(
+    screening_id: ScreeningId, body: ManualEntry, state: StateDep
+) -> MeasurementPublic:
+    """Enter a value by hand (waist always; any device as a fallback): flagged manual_entry."""
+    record = await asyncio.to_thread(_manual, state, screening_id, body)
+    return MeasurementPublic.from_row(record)
+
+
+# --------------------------------------------------------------------------- complete
+
+
+def _complete(state: CartState, screening_id: int) -> ScreeningPublic:
+    store = state.store
+    row = _load(state, screening_id)
+    if row.status == ScreeningStatus.COMPLETED:
+        raise _completed(screening_id)
+    records = store.measurements_of(screening_id)
+    if not records:
+        raise _http(
+            status.HTTP_409_CONFLICT,
+            "nothing has been measured in this screening",
+            "No hay mediciones: presione Medir o capture los valores",
+        )
+    patient = store.get_patient(row.patient_id) if row.patient_id is not None else None
+    try:
+        classification = classify_screening(row, patient, records, state.settings)
+    except ValidationError as exc:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, [problem(exc, where="input")]
+        ) from None
+    # classification stored and the screening queued for SIC in one transaction
+    done = store.complete(screening_id, classification)
+    if done is None:  # deleted in between
+        raise _not_found(screening_id)
+    return _public(state, done)
+
+
+@router.post(
+    "/{screening_id}/complete",
+    response_model=ScreeningPublic,
+    responses={
+        **_404,
+        409: {"description": "Already completed, still measuring, or nothing measured"},
+        422: {"description": "The classification cannot be computed (names the input field)"},
+    },
+)
+async def complete(screening_id: ScreeningId, state: StateDep) -> ScreeningPublic:
+    """Store the classification and queue the screening for SIC."""
+    if state.runs.running(screening_id):
+        raise _measuring(screening_id)
+    done = await asyncio.to_thread(_complete, state, screening_id)
+    if state.sic_worker is not None:
+        state.sic_worker.wake()  # push it now rather than at the next poll
+    return done

@@ -1,0 +1,416 @@
+"""The outbox worker: delivers completed screenings to SIC, oldest first, exactly once.
+
+Delivery is at-least-once on the wire and exactly-once in effect: an entry is marked
+sent only after the destination answered 2xx, and every resource is a conditional
+create, so a resend after a crash or a lost response returns the existing resources.
+
+How each answer is handled::
+
+    2xx (a transaction-response)     -> sent
+    4xx (400, 409, 412, 422, ...)    -> rejected, parked with its OperationOutcome;
+                                        the queue goes on
+    5xx, 408, read/write timeout     -> retried: the entry backs off exponentially with
+                                        jitter, and the pass pauses
+    connection refused/reset, lost   -> destination down: the entry stays first in line,
+    response, 401/403/404/405/407,      the pass stops and the worker pauses with
+    2xx that is not FHIR (a portal)     exponential backoff with jitter
+    429                              -> pause for Retry-After (seconds or HTTP date)
+
+Memory stays bounded whatever the backlog: entries are read a page at a time (keyset
+on the id) and one Bundle is built at a time. ``lease_until`` keeps two workers (the
+service and a `cart sync` run by hand) off the same entry; a lease left by a killed
+worker expires. The bearer token goes in one request header and nowhere else: it is
+never logged, never stored, and not in any ``repr``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from cart.sic.adapter import SicAdapter, UnexpectedResponse
+from cart.sic.model import MappingError, ScreeningExport
+from cart.store import Store
+from cart.store.models import OutboxEntry
+from cart.store.repo import SIC_DESTINATION
+
+__all__ = ["PassReport", "RetryPolicy", "SicWorker", "parse_retry_after"]
+
+log = logging.getLogger(__name__)
+
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
+_MISCONFIGURED = frozenset({401, 403, 404, 405, 407})
+"""4xx that say the endpoint or the credentials are wrong, not the data: never park on them."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    backoff_base: float = 2.0
+    """Seconds before the first retry; doubles per failure."""
+    backoff_max: float = 900.0
+    """Longest wait between two tries (15 minutes)."""
+    timeout: float = 30.0
+    """Per request (connect, write, read)."""
+    lease: float = 120.0
+    """How long an entry stays claimed by one worker; longer than ``timeout``."""
+    page_size: int = 50
+    poll_interval: float = 5.0
+    """Longest idle sleep; ``wake()`` cuts it short when a screening is completed."""
+    max_retry_after: float = 3600.0
+
+    def backoff(self, failures: int, rng: random.Random) -> float:
+        """Exponential with "equal jitter": half the step fixed, half random."""
+        step = min(self.backoff_max, self.backoff_base * 2.0 ** max(0, failures - 1))
+        return float(step / 2 + rng.uniform(0, step / 2))
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+@dataclass
+class PassReport:
+    """What one pass over the due entries did."""
+
+    sent: int = 0
+    rejected: int = 0
+    retried: int = 0
+    created: int = 0
+    """Resources the destination created (201 entries)."""
+    existing: int = 0
+    """Resources it already had (200 entries: a resend)."""
+    pause: float | None = None
+    """Set when the pass stopped early: seconds before the destination should be tried."""
+    errors: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "sent": self.sent,
+            "rejected": self.rejected,
+            "retried": self.retried,
+            "created": self.created,
+            "existing": self.existing,
+            "pause": self.pause,
+            "errors": self.errors[-5:],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    kind: str  # sent | rejected | retry | down
+    message: str = ""
+    status: int | None = None
+    detail: dict[str, Any] | None = None
+    delay: float | None = None
+
+
+class SicWorker:
+    """Drains the outbox to one destination. ``start()``/``stop()`` in the service's
+    lifespan; ``sync_pass()`` for `cart sync --once`."""
+
+    def __init__(
+        self,
+        store: Store,
+        adapter: SicAdapter,
+        *,
+        base_url: str,
+        token: str | None = None,
+        verify_tls: bool = True,
+        policy: RetryPolicy | None = None,
+        destination: str = SIC_DESTINATION,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.adapter = adapter
+        self.base_url = base_url.rstrip("/")
+        self._token = token
+        self.verify_tls = verify_tls
+        self.policy = policy or RetryPolicy()
+        self.destination = destination
+        self._rng = rng or random.Random()
+        self._failures = 0
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._client: httpx.AsyncClient | None = None
+        self.last_pass: PassReport | None = None
+        parts = urlsplit(self.base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("the SIC base URL must be an http(s) URL")
+        if token and parts.scheme == "http" and parts.hostname not in _LOOPBACK:
+            log.warning("sic: the bearer token will travel unencrypted to %s", parts.hostname)
+        if not verify_tls:
+            log.warning("sic: TLS certificate verification is OFF (CART_SIC_VERIFY_TLS)")
+
+    def __repr__(self) -> str:
+        token = "set" if self._token else "none"
+        return f"SicWorker(base_url={self.base_url!r}, adapter={self.adapter.name}, token={token})"
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        """Run in the background until :meth:`stop`."""
+        if self._task is None:
+            self._task = asyncio.create_task(self.run(), name="sic-outbox-worker")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.aclose()
+
+    def wake(self) -> None:
+        """Look at the outbox now (a screening was completed, or rejections requeued)."""
+        self._wake.set()
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def __aenter__(self) -> SicWorker:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()
+
+    async def run(self) -> None:
+        log.info("sic: delivering to %s (%s)", _without_userinfo(self.base_url), self.adapter.name)
+        while True:
+            self._wake.clear()
+            try:
+                report = await self.sync_pass()
+                pause = report.pause
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a bug or the database: keep the service up, try again later
+                log.exception("sic: outbox pass failed")
+                self._failures += 1
+                pause = self.policy.backoff(self._failures, self._rng)
+            if pause is not None:
+                # the destination asked for (or needs) quiet: a wake-up does not cut this short
+                await asyncio.sleep(pause)
+                continue
+            idle = await self._idle_delay()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=idle)
+
+    async def _idle_delay(self) -> float:
+        due = await asyncio.to_thread(self.store.outbox_next_due, self.destination)
+        if due is None:
+            return self.policy.poll_interval
+        wait = (due - datetime.now(UTC)).total_seconds()
+        return min(self.policy.poll_interval, max(0.05, wait))
+
+    # ------------------------------------------------------------------ one pass
+
+    async def sync_pass(self) -> PassReport:
+        """Try every entry due now, oldest first, a page at a time.
+
+        Stops early (``report.pause`` set) when the destination is down, overloaded or
+        misconfigured: hammering it with the rest of the queue would not help.
+        """
+        report = PassReport()
+        after_id = 0
+        while True:
+            now = datetime.now(UTC)
+            page = await asyncio.to_thread(
+                self.store.outbox_due,
+                now,
+                after_id=after_id,
+                limit=self.policy.page_size,
+                destination=self.destination,
+            )
+            if not page:
+                break
+            for entry in page:
+                assert entry.id is not None
+                after_id = entry.id
+                outcome = await self._deliver(entry)
+                if outcome is None:  # another worker holds it
+                    continue
+                await self._record(entry, outcome, report)
+                if outcome.kind in ("retry", "down"):
+                    report.pause = outcome.delay
+                    self.last_pass = report
+                    return report
+        self.last_pass = report
+        return report
+
+    async def _deliver(self, entry: OutboxEntry) -> _Outcome | None:
+        assert entry.id is not None
+        now = datetime.now(UTC)
+        lease = now + timedelta(seconds=self.policy.lease)
+        claimed = await asyncio.to_thread(self.store.outbox_claim, entry.id, now, lease)
+        if not claimed:
+            return None
+        try:
+            rows = await asyncio.to_thread(self.store.screening_rows, entry.screening_id)
+            if rows is None:
+                raise MappingError(f"screening {entry.screening_id} no longer exists")
+            request = self.adapter.render(ScreeningExport.from_rows(rows))
+        except MappingError as exc:
+            return _Outcome("rejected", f"not sent: {exc.message}", None, None)
+        try:
+            response = await self._http().request(
+                request.method,
+                self._url(request.path),
+                content=request.content,
+                headers=self._headers(request.headers),
+            )
+        except httpx.TimeoutException as exc:
+            if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+                return self._down(f"cannot reach the destination: {type(exc).__name__}")
+            return self._retry(f"no answer in {self.policy.timeout:g} s ({type(exc).__name__})")
+        except httpx.TransportError as exc:
+            # refused, reset, or the answer lost after the server got the request
+            return self._down(f"network error: {type(exc).__name__}: {exc}")
+        return self._classify(response)
+
+    def _classify(self, response: httpx.Response) -> _Outcome:
+        status = response.status_code
+        if 200 <= status < 300:
+            try:
+                summary = self.adapter.accepted(status, response.content)
+            except UnexpectedResponse as exc:
+                return self._down(f"unexpected answer: {exc}", status)
+            self._failures = 0
+            return _Outcome("sent", status=status, detail=summary)
+        if status == 429:
+            wait = parse_retry_after(response.headers.get("Retry-After"), datetime.now(UTC))
+            if wait is None:
+                return self._down("HTTP 429 Too Many Requests", status)
+            wait = min(wait, self.policy.max_retry_after)
+            return _Outcome("down", "HTTP 429 Too Many Requests", status, None, wait)
+        if status >= 500 or status == 408:
+            message, _ = self.adapter.rejection(status, response.content)
+            return self._retry(message, status)
+        if status in _MISCONFIGURED:
+            message, _ = self.adapter.rejection(status, response.content)
+            return self._down(f"check CART_SIC_BASE_URL / CART_SIC_TOKEN: {message}", status)
+        message, detail = self.adapter.rejection(status, response.content)
+        return _Outcome("rejected", message, status, detail)
+
+    def _down(self, message: str, status: int | None = None) -> _Outcome:
+        self._failures += 1
+        return _Outcome(
+            "down", message, status, None, self.policy.backoff(self._failures, self._rng)
+        )
+
+    def _retry(self, message: str, status: int | None = None) -> _Outcome:
+        self._failures += 1
+        return _Outcome(
+            "retry", message, status, None, self.policy.backoff(self._failures, self._rng)
+        )
+
+    async def _record(self, entry: OutboxEntry, outcome: _Outcome, report: PassReport) -> None:
+        assert entry.id is not None
+        sid = entry.screening_id
+        if outcome.kind == "sent":
+            detail = outcome.detail or {}
+            report.sent += 1
+            report.created += int(detail.get("created", 0))
+            report.existing += int(detail.get("existing", 0))
+            await asyncio.to_thread(
+                self.store.outbox_sent, entry.id, status_code=outcome.status, summary=detail
+            )
+            log.info(
+                "sic: screening %s delivered (%s created, %s already there)",
+                sid,
+                detail.get("created"),
+                detail.get("existing"),
+            )
+        elif outcome.kind == "rejected":
+            report.rejected += 1
+            report.errors.append(outcome.message)
+            await asyncio.to_thread(
+                self.store.outbox_reject,
+                entry.id,
+                error=outcome.message,
+                status_code=outcome.status,
+                outcome=outcome.detail,
+            )
+            log.warning("sic: screening %s rejected and parked: %s", sid, outcome.message)
+        else:
+            report.retried += 1
+            report.errors.append(outcome.message)
+            entry_attempts = entry.attempts + 1
+            next_at = None
+            if outcome.kind == "retry":
+                # this entry backs off on its own, so one bad Bundle cannot hold the queue
+                delay = self.policy.backoff(entry_attempts, self._rng)
+                next_at = datetime.now(UTC) + timedelta(seconds=delay)
+            await asyncio.to_thread(
+                self.store.outbox_retry,
+                entry.id,
+                error=outcome.message,
+                status_code=outcome.status,
+                next_attempt_at=next_at,
+            )
+            log.warning(
+                "sic: screening %s not delivered (attempt %s): %s; next try in %.1f s",
+                sid,
+                entry_attempts,
+                outcome.message,
+                outcome.delay or 0.0,
+            )
+
+    # ------------------------------------------------------------------ HTTP
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                verify=self.verify_tls,
+                timeout=httpx.Timeout(self.policy.timeout),
+                follow_redirects=False,
+            )
+        return self._client
+
+    def _url(self, path: str) -> str:
+        return f"{self.base_url}/{path.lstrip('/')}" if path else self.base_url
+
+    def _headers(self, extra: Mapping[str, str]) -> dict[str, str]:
+        headers = dict(extra)
+        headers["User-Agent"] = f"mido-cart/{_version()} ({self.adapter.name})"
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        return headers
+
+
+def _without_userinfo(url: str) -> str:
+    """The URL for logs: credentials someone put in it (user:pass@) are not printed."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return parts._replace(netloc=netloc).geturl()
+
+
+def _version() -> str:
+    import cart
+
+    return cart.__version__

@@ -1,0 +1,841 @@
+// The nurse's kiosk: find or register the patient, measure with live progress, enter the
+// waist, see the traffic light per condition, save. Plain ES modules, no build step, no CDN.
+import { DEVICE_ERRORS_EN, LANGS, MESSAGES } from "./i18n.js";
+
+const API = "/api/v1";
+const ROLES = ["scale", "stadiometer", "bp", "glucometer"];
+const ROLE_KINDS = {
+  scale: ["body_weight"],
+  stadiometer: ["body_height"],
+  bp: ["systolic_pressure", "diastolic_pressure"],
+  glucometer: ["glucose"],
+  waist: ["waist_circumference"],
+};
+const UNITS = {
+  body_weight: "kg",
+  body_height: "cm",
+  waist_circumference: "cm",
+  systolic_pressure: "mm[Hg]",
+  diastolic_pressure: "mm[Hg]",
+  glucose: "mg/dL",
+};
+const SHOWN_UNITS = { "mm[Hg]": "mmHg", "/min": "lpm" };
+const CONDITIONS = ["obesity", "hypertension", "diabetes"];
+const LIGHT = {
+  healthy: "green",
+  known_controlled: "green",
+  at_risk: "amber",
+  probable_disease: "red",
+  known_uncontrolled: "red",
+  needs_evaluation: "red",
+};
+const SYMBOL = { green: "●", amber: "▲", red: "■", gray: "○" };
+const GAUGE_MAX = 300;
+
+const state = {
+  lang: LANGS.includes(localStorage.getItem("mido.lang")) ? localStorage.getItem("mido.lang") : "es-MX",
+  patient: null,
+  screening: null,
+  devices: [],
+  cards: {}, // device id -> live state of this screening's run
+  running: false,
+  source: null,
+  saving: false,
+};
+
+const $ = (id) => document.getElementById(id);
+
+// ----------------------------------------------------------------------------- text
+
+function t(key, vars = {}) {
+  const table = MESSAGES[state.lang] || MESSAGES["es-MX"];
+  let text = table[key] ?? MESSAGES["es-MX"][key] ?? key;
+  for (const [name, value] of Object.entries(vars)) text = text.replaceAll(`{${name}}`, String(value));
+  return text;
+}
+
+function applyI18n() {
+  document.documentElement.lang = state.lang;
+  document.title = t("app.title");
+  for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  for (const el of document.querySelectorAll("[data-i18n-label]")) el.setAttribute("aria-label", t(el.dataset.i18nLabel));
+  $("lang").setAttribute("lang", state.lang === "en" ? "es-MX" : "en");
+  $("live").textContent = "";
+  renderPatient();
+  renderCards();
+  renderResults();
+  renderSync();
+}
+
+function fmt(value, decimals = 1) {
+  if (value === null || value === undefined) return "—";
+  const locale = state.lang === "en" ? "en-US" : "es-MX";
+  return Number(value).toLocaleString(locale, { maximumFractionDigits: decimals });
+}
+
+function show(el, visible) {
+  el.hidden = !visible;
+}
+
+function setError(el, text) {
+  el.textContent = text || "";
+  show(el, Boolean(text));
+}
+
+// ----------------------------------------------------------------------------- API
+
+class ServiceDown extends Error {}
+
+async function api(method, path, body) {
+  let response;
+  try {
+    response = await fetch(API + path, {
+      method,
+      headers: body === undefined ? {} : { "Content-Type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (err) {
+    setError($("service-error"), t("service.down"));
+    throw new ServiceDown(String(err));
+  }
+  setError($("service-error"), "");
+  let data = null;
+  try {
+    data = await response.json();
+  } catch {
+    data = null;
+  }
+  return { ok: response.ok, status: response.status, data };
+}
+
+// The nurse-facing text of an error answer: Spanish from the service, English by type.
+function problemText(data) {
+  const detail = data && data.detail;
+  const item = Array.isArray(detail) ? detail[0] : detail;
+  if (!item) return t("service.down");
+  if (typeof item === "string") return item;
+  if (state.lang === "en") return item.msg || item.message || item.nurse_message;
+  return item.nurse_message || item.msg || item.message;
+}
+
+function deviceErrorText(error, role) {
+  if (state.lang !== "en") return error.nurse_message;
+  const template = DEVICE_ERRORS_EN[error.type];
+  if (!template) return error.message;
+  const noun = t(`role.${role}`).toLowerCase();
+  return template.replace(/^\{device\}/, `The ${noun}`).replaceAll("{device}", `the ${noun}`);
+}
+
+// ----------------------------------------------------------------------------- patient
+
+function normaliseCurp(text) {
+  return text.replace(/\s+/g, "").toUpperCase();
+}
+
+function curpFacts(curp) {
+  const yy = Number(curp.slice(4, 6));
+  const century = /\d/.test(curp[16]) ? 1900 : 2000;
+  const birth = `${century + yy}-${curp.slice(6, 8)}-${curp.slice(8, 10)}`;
+  const sex = { H: "male", M: "female" }[curp[10]] || null;
+  return { birth: /^\d{4}-\d{2}-\d{2}$/.test(birth) ? birth : "", sex };
+}
+
+function ageOf(birth) {
+  const [y, m, d] = birth.split("-").map(Number);
+  const now = new Date();
+  let age = now.getFullYear() - y;
+  if (now.getMonth() + 1 < m || (now.getMonth() + 1 === m && now.getDate() < d)) age -= 1;
+  return age;
+}
+
+function fieldError(name, text) {
+  const input = document.querySelector(`#register-form [name="${name}"]`) || (name === "curp" ? $("curp") : null);
+  const box = $(`${name}-error`) || $("register-error");
+  setError(box, text);
+  if (input) input.setAttribute("aria-invalid", text ? "true" : "false");
+}
+
+function clearRegisterErrors() {
+  for (const name of ["curp", "given_name", "family_name", "birth_date", "sex"]) fieldError(name, "");
+  setError($("register-error"), "");
+}
+
+async function findPatient(event) {
+  event.preventDefault();
+  clearRegisterErrors();
+  const curp = normaliseCurp($("curp").value);
+  $("curp").value = curp;
+  if (curp.length !== 18) {
+    fieldError("curp", t("patient.curp.short", { n: curp.length }));
+    $("curp").focus();
+    return;
+  }
+  const res = await api("GET", `/patients?curp=${encodeURIComponent(curp)}`);
+  if (!res.ok) {
+    fieldError("curp", problemText(res.data));
+    return;
+  }
+  if (res.data.length) {
+    setPatient(res.data[0]);
+    return;
+  }
+  const facts = curpFacts(curp);
+  $("register-note").textContent = t("patient.notfound");
+  $("birth_date").value = facts.birth;
+  for (const radio of document.querySelectorAll('#register-form [name="sex"]')) radio.checked = radio.value === facts.sex;
+  show($("register-form"), true);
+  $("given_name").focus();
+}
+
+async function registerPatient(event) {
+  event.preventDefault();
+  clearRegisterErrors();
+  const form = $("register-form");
+  const sex = form.querySelector('[name="sex"]:checked');
+  const body = {
+    curp: normaliseCurp($("curp").value),
+    given_name: $("given_name").value.trim(),
+    family_name: $("family_name").value.trim(),
+    birth_date: $("birth_date").value,
+    sex: sex ? sex.value : null,
+  };
+  const res = await api("POST", "/patients", body);
+  if (res.status === 201) {
+    setPatient(res.data);
+    return;
+  }
+  if (res.status === 409 && res.data.detail && res.data.detail.existing_id) {
+    const existing = await api("GET", `/patients/${res.data.detail.existing_id}`);
+    if (existing.ok) {
+      setPatient(existing.data);
+      $("live").textContent = t("patient.exists");
+      return;
+    }
+  }
+  const items = Array.isArray(res.data && res.data.detail) ? res.data.detail : [];
+  if (!items.length) {
+    setError($("register-error"), problemText(res.data));
+    return;
+  }
+  let first = null;
+  for (const item of items) {
+    const name = item.loc && item.loc[item.loc.length - 1];
+    const known = ["curp", "given_name", "family_name", "birth_date", "sex"].includes(name);
+    const text = state.lang === "en" ? `${name}: ${item.msg}` : item.nurse_message || `${name}: ${item.msg}`;
+    fieldError(known ? name : "register", text);
+    if (known && !first) first = name;
+  }
+  const focus = first === "curp" ? $("curp") : first === "sex" ? form.querySelector('[name="sex"]') : first ? $(first) : null;
+  if (focus) focus.focus();
+}
+
+function setPatient(patient) {
+  state.patient = patient;
+  show($("patient-find"), false);
+  show($("register-form"), false);
+  show($("patient-card"), true);
+  show($("options-form"), true);
+  renderPatient();
+  document.querySelector('#options-form [type="submit"]').focus();
+}
+
+function renderPatient() {
+  const p = state.patient;
+  if (!p) return;
+  $("patient-name").textContent = `${p.given_name} ${p.family_name}`;
+  const sex = t(p.sex === "female" ? "patient.sex.female" : "patient.sex.male");
+  $("patient-meta").textContent = `${p.curp} · ${t("patient.age", { n: ageOf(p.birth_date) })} · ${sex}`;
+}
+
+async function startScreening(event) {
+  event.preventDefault();
+  const form = $("options-form");
+  const context = form.querySelector('[name="glucose_context"]:checked');
+  const body = {
+    patient_id: state.patient.id,
+    glucose_context: context ? context.value : "casual",
+    known_diagnoses: [...form.querySelectorAll('[name="known"]:checked')].map((c) => c.value),
+  };
+  const res = await api("POST", "/screenings", body);
+  if (res.status !== 201) {
+    setError($("options-error"), problemText(res.data));
+    return;
+  }
+  setError($("options-error"), "");
+  state.screening = res.data;
+  state.cards = {};
+  show($("options-form"), false);
+  show($("step-measure"), true);
+  show($("step-results"), true);
+  await loadDevices();
+  renderResults();
+  $("measure").focus();
+}
+
+function resetAll() {
+  closeEvents();
+  state.patient = null;
+  state.screening = null;
+  state.cards = {};
+  state.running = false;
+  $("curp").value = "";
+  for (const id of ["given_name", "family_name", "birth_date"]) $(id).value = "";
+  for (const input of document.querySelectorAll("#options-form input[type=checkbox]")) input.checked = false;
+  document.querySelector('#options-form [value="casual"]').checked = true;
+  clearRegisterErrors();
+  show($("patient-find"), true);
+  show($("register-form"), false);
+  show($("patient-card"), false);
+  show($("options-form"), false);
+  show($("step-measure"), false);
+  show($("step-results"), false);
+  show($("urgent"), false);
+  $("saved").textContent = "";
+  $("live").textContent = "";
+  setError($("save-error"), "");
+  setError($("measure-error"), "");
+  $("curp").focus();
+}
+
+// ----------------------------------------------------------------------------- devices
+
+async function loadDevices() {
+  try {
+    const res = await api("GET", "/devices");
+    if (res.ok) state.devices = res.data;
+  } catch (err) {
+    if (!(err instanceof ServiceDown)) throw err;
+  }
+  renderCards();
+}
+
+function cardList() {
+  const list = state.devices.map((d) => ({ id: d.id, role: d.role, device: d, manual: false }));
+  for (const role of ROLES) {
+    if (!list.some((c) => c.role === role)) list.push({ id: `manual-${role}`, role, device: null, manual: true });
+  }
+  list.push({ id: "manual-waist", role: "waist", device: null, manual: true });
+  return list;
+}
+
+function latest(kind) {
+  const rows = (state.screening && state.screening.measurements) || [];
+  let found = null;
+  for (const m of rows) if (m.kind === kind && m.value !== null) found = m;
+  return found;
+}
+
+function unitText(unit) {
+  return SHOWN_UNITS[unit] || unit;
+}
+
+function valueFor(role) {
+  if (role === "bp") {
+    const sys = latest("systolic_pressure");
+    const dia = latest("diastolic_pressure");
+    if (!sys || !dia) return null;
+    const pulse = latest("pulse_rate");
+    const notes = [];
+    if (pulse) notes.push(t("value.pulse", { n: fmt(pulse.value, 0) }));
+    if (sys.flags.includes("average")) notes.push(t("value.average", { n: sys.context.readings || "2" }));
+    if (sys.manual_entry) notes.push(t("value.manual"));
+    return { text: `${fmt(sys.value, 0)}/${fmt(dia.value, 0)}`, unit: "mmHg", note: notes.join(" · ") };
+  }
+  const m = latest(ROLE_KINDS[role][0]);
+  if (!m) return null;
+  return { text: fmt(m.value, 1), unit: unitText(m.unit), note: m.manual_entry ? t("value.manual") : "" };
+}
+
+function stateText(card, live) {
+  if (live && live.stage) {
+    let text;
+    if (live.stage === "waiting") text = t(`state.waiting.${card.role}`);
+    else if (live.stage === "reading") text = t("state.progress");
+    else text = t(`state.${live.stage}`);
+    if (live.readings > 1 && live.stage !== "done" && live.stage !== "error") {
+      text += ` · ${t("state.reading", { n: live.reading || 1, total: live.readings })}`;
+    }
+    return text;
+  }
+  if (card.manual) return card.role === "waist" ? t("state.manual") : t("state.nodevice");
+  if (card.device && card.device.state === "offline") return t("state.offline");
+  if (card.device && card.device.state === "error") return t("state.error");
+  return valueFor(card.role) ? t("state.done") : t("state.idle");
+}
+
+function stateClass(card, live) {
+  const stage = live && live.stage;
+  if (stage === "error") return "error";
+  if (stage === "done") return "done";
+  if (stage) return "busy";
+  if (card.device && ["offline", "error"].includes(card.device.state)) return "error";
+  return valueFor(card.role) ? "done" : "idle";
+}
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key === "class") node.className = value;
+    else if (key === "text") node.textContent = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children) if (child) node.append(child);
+  return node;
+}
+
+function gauge(pressure) {
+  const value = Math.max(0, Math.min(GAUGE_MAX, Number(pressure) || 0));
+  const pct = (value / GAUGE_MAX) * 100;
+  return el(
+    "div",
+    {
+      class: "gauge",
+      role: "meter",
+      "aria-label": t("gauge.label"),
+      "aria-valuemin": "0",
+      "aria-valuemax": String(GAUGE_MAX),
+      "aria-valuenow": String(Math.round(value)),
+      "aria-valuetext": `${Math.round(value)} mmHg`,
+    },
+    el("div", { class: "gauge-track" }, el("div", { class: "gauge-fill", style: `width:${pct}%` })),
+    el("div", { class: "gauge-text", "aria-hidden": "true", text: `${t("gauge.label")}: ${Math.round(value)} mmHg` }),
+  );
+}
+
+function renderCards() {
+  const box = $("cards");
+  if (!box || !state.screening) return;
+  const completed = state.screening.status === "completed";
+  box.replaceChildren();
+  for (const card of cardList()) {
+    const live = state.cards[card.id];
+    const cls = stateClass(card, live);
+    const titleId = `card-${card.id}-title`;
+    const value = valueFor(card.role);
+    const partial = live && live.partial && live.stage === "progress" ? live.partial : null;
+    const shown = partial
+      ? { text: fmt(partial.value, 1), unit: unitText(partial.unit), note: "" }
+      : value;
+    const article = el(
+      "article",
+      { class: `card card--${cls}`, "aria-labelledby": titleId, "data-device": card.id, "data-role": card.role, "data-state": cls },
+      el("h3", { id: titleId, class: "card-title", text: t(`role.${card.role}`) }),
+      el("p", { class: `badge badge-${cls}`, text: stateText(card, live) }),
+      el(
+        "p",
+        { class: "value" },
+        el("span", { class: "value-number", text: shown ? shown.text : "—" }),
+        shown ? el("span", { class: "value-unit", text: ` ${shown.unit}` }) : null,
+      ),
+      shown && shown.note ? el("p", { class: "value-note", text: shown.note }) : null,
+    );
+    if (card.role === "bp" && !card.manual && live && (live.cuff !== undefined || live.stage === "progress")) {
+      article.append(gauge(live.cuff));
+    }
+    const error = live && live.error;
+    const deviceMessage = !live && card.device && ["offline", "error"].includes(card.device.state) ? card.device.message : null;
+    if (error || deviceMessage) {
+      article.append(el("p", { class: "card-error", text: error ? deviceErrorText(error, card.role) : deviceMessage }));
+    }
+    const actions = el("div", { class: "card-actions" });
+    if (!completed) {
+      if (!card.manual && (error || deviceMessage)) {
+        actions.append(
+          el("button", {
+            type: "button",
+            class: "btn btn-primary",
+            text: t("measure.retry"),
+            disabled: state.running,
+            "aria-label": `${t("measure.retry")}: ${t(`role.${card.role}`)}`,
+            onclick: () => measure([card.id]),
+          }),
+        );
+      }
+      if (card.manual || error || deviceMessage) {
+        const label = card.role === "waist" ? t("waist.enter") : t("measure.manual");
+        actions.append(
+          el("button", {
+            type: "button",
+            class: card.role === "waist" ? "btn btn-primary" : "btn btn-secondary",
+            text: label,
+            "aria-label": card.role === "waist" ? label : `${label}: ${t(`role.${card.role}`)}`,
+            "data-manual": card.role,
+            onclick: () => enterByHand(card.role),
+          }),
+        );
+      }
+    }
+    if (actions.childElementCount) article.append(actions);
+    box.append(article);
+  }
+  const button = $("measure");
+  button.disabled = state.running || completed;
+  button.textContent = state.running ? t("measure.running") : t("measure.button");
+}
+
+// ----------------------------------------------------------------------------- measuring
+
+async function measure(devices) {
+  setError($("measure-error"), "");
+  const body = devices ? { devices } : {};
+  let res;
+  try {
+    res = await api("POST", `/screenings/${state.screening.id}/measure`, body);
+  } catch (err) {
+    if (err instanceof ServiceDown) return;
+    throw err;
+  }
+  if (res.status === 202) {
+    for (const id of res.data.devices) state.cards[id] = { stage: "connecting" };
+    state.running = true;
+    renderCards();
+    openEvents(res.data.events);
+    return;
+  }
+  setError($("measure-error"), res.status === 409 && !res.data.detail.devices ? t("measure.busy") : problemText(res.data));
+}
+
+function closeEvents() {
+  if (state.source) state.source.close();
+  state.source = null;
+}
+
+function openEvents(url) {
+  closeEvents();
+  const source = new EventSource(url);
+  state.source = source;
+  const names = ["started", "connecting", "waiting", "progress", "reading", "done", "error", "end"];
+  for (const name of names) {
+    source.addEventListener(name, (event) => {
+      if (event.data) onRunEvent(name, JSON.parse(event.data));
+    });
+  }
+  source.onerror = () => {
+    if (source.readyState === EventSource.CLOSED && state.source === source) {
+      state.running = false;
+      state.source = null;
+      setError($("measure-error"), t("measure.lost"));
+      renderCards();
+    }
+  };
+}
+
+function announce(text) {
+  $("live").textContent = text;
+}
+
+function onRunEvent(name, data) {
+  if (name === "end") {
+    closeEvents();
+    state.running = false;
+    // the summary repeats what still needs the nurse, so it is not lost for screen readers
+    const problems = (data.failed || [])
+      .map((id) => {
+        const card = state.cards[id];
+        const role = (state.devices.find((d) => d.id === id) || {}).role || "scale";
+        return card && card.error ? `${t(`role.${role}`)}: ${deviceErrorText(card.error, role)}` : null;
+      })
+      .filter(Boolean);
+    announce([t("measure.finished"), ...problems].join(". "));
+    refreshScreening();
+    loadDevices();
+    return;
+  }
+  if (name === "started") {
+    for (const d of data.devices) state.cards[d.device_id] = { stage: "connecting" };
+    renderCards();
+    return;
+  }
+  const card = state.cards[data.device_id] || (state.cards[data.device_id] = {});
+  const role = data.role || "scale";
+  const before = card.stage;
+  card.stage = name;
+  const detail = data.detail || {};
+  if (detail.readings) {
+    card.reading = detail.reading;
+    card.readings = detail.readings;
+  }
+  if (data.readings && typeof data.readings === "number") {
+    card.reading = data.reading;
+    card.readings = data.readings;
+  }
+  if (name === "progress" && data.measurement) {
+    if (data.measurement.kind === "cuff_pressure") card.cuff = data.measurement.value;
+    else card.partial = data.measurement;
+  }
+  if (name === "error") {
+    card.error = data.error;
+    announce(`${t(`role.${role}`)}: ${deviceErrorText(data.error, role)}`);
+  } else {
+    card.error = null;
+  }
+  if (name === "reading" || name === "done") {
+    card.partial = null;
+    card.cuff = undefined;
+    refreshScreening();
+  }
+  if (name === "done") announce(`${t(`role.${role}`)}: ${t("state.done")}`);
+  else if (name !== before && name !== "error") announce(`${t(`role.${role}`)}: ${stateText({ role }, card)}`);
+  renderCards();
+}
+
+async function refreshScreening() {
+  if (!state.screening) return;
+  try {
+    const res = await api("GET", `/screenings/${state.screening.id}`);
+    if (res.ok && state.screening && res.data.id === state.screening.id) state.screening = res.data;
+  } catch (err) {
+    if (!(err instanceof ServiceDown)) throw err;
+  }
+  renderCards();
+  renderResults();
+}
+
+// ----------------------------------------------------------------------------- keypad
+
+const keypad = { kind: null, text: "", resolve: null };
+
+function keypadRender() {
+  $("keypad-display").textContent = keypad.text || "—";
+}
+
+function keypadPress(key) {
+  if (key === "del") keypad.text = keypad.text.slice(0, -1);
+  else if (key === "." || key === ",") {
+    if (!keypad.text.includes(".")) keypad.text = (keypad.text || "0") + ".";
+  } else if (/^\d$/.test(key) && keypad.text.replace(".", "").length < 5) keypad.text += key;
+  setError($("keypad-error"), "");
+  keypadRender();
+}
+
+function askValue(kind) {
+  keypad.kind = kind;
+  keypad.text = "";
+  $("keypad-title").textContent = t(`keypad.title.${kind}`);
+  setError($("keypad-error"), "");
+  keypadRender();
+  const dialog = $("keypad");
+  dialog.showModal();
+  dialog.querySelector('.key[data-key="1"]').focus();
+  return new Promise((resolve) => {
+    keypad.resolve = resolve;
+  });
+}
+
+function keypadClose(result) {
+  const resolve = keypad.resolve;
+  keypad.resolve = null;
+  if ($("keypad").open) $("keypad").close();
+  if (resolve) resolve(result);
+}
+
+async function keypadSubmit(event) {
+  event.preventDefault();
+  const value = Number(keypad.text);
+  if (!keypad.text || Number.isNaN(value)) {
+    setError($("keypad-error"), t("keypad.empty"));
+    return;
+  }
+  const res = await api("POST", `/screenings/${state.screening.id}/measurements`, {
+    kind: keypad.kind,
+    value,
+    unit: UNITS[keypad.kind],
+  });
+  if (res.status === 201) {
+    keypadClose(res.data);
+    return;
+  }
+  setError($("keypad-error"), problemText(res.data));
+}
+
+async function enterByHand(role) {
+  const opener = document.activeElement;
+  for (const kind of ROLE_KINDS[role]) {
+    const saved = await askValue(kind);
+    if (!saved) break;
+  }
+  if (state.cards[`manual-${role}`]) delete state.cards[`manual-${role}`];
+  await refreshScreening();
+  const again = document.querySelector(`[data-manual="${role}"]`);
+  (again || opener || $("measure")).focus();
+}
+
+// ----------------------------------------------------------------------------- results
+
+function recText(item) {
+  return state.lang === "en" ? item.text.en : item.text.es;
+}
+
+function figures(condition, c) {
+  const out = [];
+  if (condition === "obesity") {
+    if (c.bmi !== null) out.push(t("fig.bmi", { v: fmt(c.bmi, 1) }));
+    const waist = latest("waist_circumference");
+    if (waist) out.push(t("fig.waist", { v: fmt(waist.value, 1) }));
+  } else if (condition === "hypertension") {
+    const v = valueFor("bp");
+    if (v) out.push(t("fig.bp", { v: v.text }));
+  } else if (condition === "diabetes") {
+    const g = latest("glucose");
+    if (g) out.push(t("fig.glucose", { v: fmt(g.value, 0) }));
+  }
+  return out;
+}
+
+function renderResults() {
+  const s = state.screening;
+  if (!s) return;
+  const c = s.classification;
+  const hasData = s.measurements.length > 0;
+  show($("results-pending"), !hasData);
+  setError($("results-error"), s.classification_error ? problemText({ detail: [s.classification_error] }) : "");
+  const lights = $("lights");
+  lights.replaceChildren();
+  show($("urgent"), false);
+  show($("alerts-box"), false);
+  if (c && hasData) {
+    for (const condition of CONDITIONS) {
+      const domain = c.overall[condition];
+      const color = LIGHT[domain] || "gray";
+      const label = domain ? t(`domain.${domain}`) : t("domain.missing");
+      const titleId = `light-${condition}`;
+      const recs = c.recommendations.filter((r) => r.domain === condition);
+      lights.append(
+        el(
+          "article",
+          { class: `light light-${color}`, "aria-labelledby": titleId, "data-condition": condition, "data-domain": domain || "missing" },
+          el("h3", { id: titleId, class: "light-title", text: t(`condition.${condition}`) }),
+          el(
+            "p",
+            { class: "light-status" },
+            el("span", { class: "lamp", "aria-hidden": "true", text: SYMBOL[color] }),
+            el("span", { text: label }),
+          ),
+          ...figures(condition, c).map((f) => el("p", { class: "figure", text: f })),
+          recs.length ? el("ul", { class: "recs", "aria-label": t("results.recommendations") }, ...recs.map((r) => el("li", { text: recText(r) }))) : null,
+        ),
+      );
+    }
+    const urgentAlerts = c.alerts.filter((a) => a.severity === "urgent");
+    const otherAlerts = c.alerts.filter((a) => a.severity !== "urgent");
+    if (c.overall.urgent_attention) {
+      $("urgent-list").replaceChildren(...urgentAlerts.map((a) => el("li", { text: recText(a) })));
+      show($("urgent"), true);
+    }
+    if (otherAlerts.length) {
+      $("alerts").replaceChildren(
+        ...otherAlerts.map((a) => el("li", { class: `alert alert-${a.severity}`, text: recText(a) })),
+      );
+      show($("alerts-box"), true);
+    }
+  }
+  const completed = s.status === "completed";
+  $("save").disabled = !hasData || completed || state.running || state.saving;
+  show($("save"), !completed);
+  show($("next"), completed);
+  if (completed) $("saved").textContent = t("saved");
+}
+
+async function save() {
+  setError($("save-error"), "");
+  state.saving = true;
+  $("save").textContent = t("saving");
+  renderResults();
+  try {
+    const res = await api("POST", `/screenings/${state.screening.id}/complete`);
+    if (res.ok) {
+      state.screening = res.data;
+      renderCards();
+      renderResults();
+      $("next").focus();
+      loadSync();
+    } else {
+      setError($("save-error"), problemText(res.data));
+    }
+  } finally {
+    state.saving = false;
+    $("save").textContent = t("save");
+    renderResults();
+  }
+}
+
+// ----------------------------------------------------------------------------- SIC footer
+
+let sync = null;
+
+async function loadSync() {
+  try {
+    const res = await api("GET", "/sync");
+    sync = res.ok ? res.data : null;
+  } catch (err) {
+    if (!(err instanceof ServiceDown)) throw err;
+    sync = null;
+  }
+  renderSync();
+}
+
+function renderSync() {
+  if (!sync) {
+    $("sync-text").textContent = t("sync.unknown");
+    setError($("sync-error"), "");
+    return;
+  }
+  $("sync-text").textContent = t("sync.summary", sync);
+  const last = sync.last_error;
+  setError($("sync-error"), last && last.message ? t("sync.error", { message: last.message }) : "");
+}
+
+// ----------------------------------------------------------------------------- wiring
+
+function init() {
+  $("find-form").addEventListener("submit", findPatient);
+  $("register-form").addEventListener("submit", registerPatient);
+  $("register-cancel").addEventListener("click", () => {
+    show($("register-form"), false);
+    $("curp").focus();
+  });
+  $("options-form").addEventListener("submit", startScreening);
+  $("patient-change").addEventListener("click", resetAll);
+  $("measure").addEventListener("click", () => measure(null));
+  $("save").addEventListener("click", save);
+  $("next").addEventListener("click", resetAll);
+  $("lang").addEventListener("click", () => {
+    state.lang = state.lang === "en" ? "es-MX" : "en";
+    localStorage.setItem("mido.lang", state.lang);
+    applyI18n();
+  });
+  $("curp").addEventListener("input", (e) => {
+    const pos = e.target.selectionStart;
+    e.target.value = e.target.value.toUpperCase();
+    e.target.setSelectionRange(pos, pos);
+  });
+  for (const key of document.querySelectorAll("#keypad .key")) {
+    key.addEventListener("click", () => keypadPress(key.dataset.key));
+  }
+  $("keypad-form").addEventListener("submit", keypadSubmit);
+  $("keypad-cancel").addEventListener("click", () => keypadClose(null));
+  $("keypad").addEventListener("close", () => keypadClose(null));
+  $("keypad").addEventListener("keydown", (e) => {
+    if (/^\d$/.test(e.key) || e.key === "." || e.key === ",") {
+      keypadPress(e.key);
+      e.preventDefault();
+    } else if (e.key === "Backspace") {
+      keypadPress("del");
+      e.preventDefault();
+    } else if (e.key === "Enter") {
+      $("keypad-form").requestSubmit();
+      e.preventDefault();
+    }
+  });
+  applyI18n();
+  loadSync();
+  setInterval(loadSync, 10000);
+  setInterval(() => {
+    if (state.screening && !state.running) loadDevices();
+  }, 10000);
+  $("curp").focus();
+}
+
+init();

@@ -1,0 +1,102 @@
+"""Property-based fuzzing of the OpenAPI schema (schemathesis): no input gives a 5xx.
+
+The schema is the app's own ``/openapi.json``; the requests go to a real ``cart serve``
+on 127.0.0.1 (a patient and a screening exist, so generated ids of 1 reach the real
+code paths). Bounded: at most 25 examples per operation. The long-running ``measure``
+and its event stream are left out: the SSE tests cover them.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+
+from cart.config import Settings
+from cart.store import Store, create_db_engine, migrate
+from cart.store.models import Patient, Screening
+from service.main import create_app
+from tests.helpers import free_port
+from tests.service.support import CURP_ADULT
+
+CART = Path(sys.executable).with_name("cart")
+
+_OPENAPI = create_app(Settings(devices_file=Path("none.toml"), _env_file=None)).openapi()
+schema = schemathesis.openapi.from_dict(_OPENAPI).exclude(path_regex=r"/(measure|events)$")
+
+
+def _seed(url: str) -> None:
+    engine = create_db_engine(url)
+    migrate(engine)
+    store = Store(engine)
+    patient = store.add_patient(
+        Patient(
+            curp=CURP_ADULT,
+            given_name="Lucía",
+            family_name="Hernández Prieto",
+            birth_date=date(1975, 4, 12),
+            sex="female",
+        )
+    )
+    store.add_screening(Screening(patient_id=patient.id, glucose_context="casual"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    cwd = tmp_path_factory.mktemp("fuzz")
+    url = f"sqlite:///{cwd / 'cart.db'}"
+    _seed(url)
+    port = free_port()
+    log = (cwd / "serve.log").open("wb")
+    proc = subprocess.Popen(
+        [str(CART), "serve", "--port", str(port), "--database-url", url],
+        cwd=cwd,
+        env={**os.environ, "CART_LOG_LEVEL": "WARNING"},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    try:
+        while True:
+            try:
+                if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"cart serve did not come up: {(cwd / 'serve.log').read_text()}")
+            time.sleep(0.1)
+        yield base
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@schema.parametrize()
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+def test_no_input_causes_a_server_error(case: schemathesis.Case, base_url: str) -> None:
+    response = case.call(base_url=base_url, timeout=10)
+    assert response.status_code < 500, (
+        f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:500]}"
+    )

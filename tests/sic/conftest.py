@@ -1,0 +1,5 @@
+"""Fixtures of the SIC tests (defined in :mod:`tests.sic.support`)."""
+
+from tests.sic.support import fhir_server, store
+
+__all__ = ["fhir_server", "store"]

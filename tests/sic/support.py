@@ -1,0 +1,168 @@
+"""Shared by the SIC tests: a real FHIR server (sekmet-fhir 0.1.1) on 127.0.0.1 with a
+temporary database, a store, and helpers that count what the server holds."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from cart.sic import FhirTransactionAdapter, GatewayIdentity, RetryPolicy, SicWorker
+from cart.sic.codes import CURP_SYSTEM, URI_SYSTEM
+from cart.sic.fhir import build_bundle
+from cart.sic.model import ScreeningExport
+from cart.sic.sample import sample_screening
+from cart.store import Store, create_db_engine, migrate
+from tests.helpers import free_port
+
+SEKMET = Path(sys.executable).with_name("sekmet")
+GATEWAY = GatewayIdentity(system_id="test-gateway-0001")
+FAST = RetryPolicy(
+    backoff_base=0.05, backoff_max=0.2, timeout=2.0, lease=5.0, page_size=50, poll_interval=0.2
+)
+
+_indices = itertools.count(int(time.time()) % 5000 * 3)
+
+
+def next_index() -> int:
+    """A sample index (so a CURP) no other test in this session uses."""
+    return next(_indices)
+
+
+@dataclass
+class FhirServer:
+    base_url: str
+    db_path: Path
+
+    def get(self, path: str, **params: str) -> dict[str, Any]:
+        response = httpx.get(f"{self.base_url}/{path}", params=params, timeout=10)
+        response.raise_for_status()
+        body: dict[str, Any] = response.json()
+        return body
+
+    def total(self, path: str, **params: str) -> int:
+        return int(self.get(path, _summary="count", **params)["total"])
+
+    def post(self, path: str, resource: dict[str, Any]) -> httpx.Response:
+        return httpx.post(
+            f"{self.base_url}/{path}",
+            json=resource,
+            headers={"Content-Type": "application/fhir+json"},
+            timeout=10,
+        )
+
+    def holdings(
+        self, store: Store, screening_id: int, gateway: GatewayIdentity = GATEWAY
+    ) -> dict[str, int]:
+        """How many of this screening's Patient / Observations / RiskAssessment the server has.
+
+        ``gateway`` must be the sender's: it is part of the RiskAssessment's identity.
+        """
+        rows = store.screening_rows(screening_id)
+        assert rows is not None
+        assert rows.patient is not None
+        curp = rows.patient.curp
+        bundle = build_bundle(ScreeningExport.from_rows(rows), gateway)
+        (risk,) = [e for e in bundle["entry"] if e["resource"]["resourceType"] == "RiskAssessment"]
+        return {
+            "Patient": self.total("Patient", identifier=f"{CURP_SYSTEM}|{curp}"),
+            "Observation": self.total(
+                "Observation", **{"subject.identifier": f"{CURP_SYSTEM}|{curp}"}
+            ),
+            "RiskAssessment": self.total("RiskAssessment", _tag=f"{URI_SYSTEM}|{risk['fullUrl']}"),
+        }
+
+
+def expected_observations(store: Store, screening_id: int) -> int:
+    rows = store.screening_rows(screening_id)
+    assert rows is not None
+    bundle = build_bundle(ScreeningExport.from_rows(rows), GATEWAY)
+    return sum(1 for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation")
+
+
+@pytest.fixture(scope="session")
+def fhir_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FhirServer]:
+    """`sekmet serve` on a free loopback port, its SQLite database in a temporary folder."""
+    folder = tmp_path_factory.mktemp("sekmet")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/fhir"
+    db_path = folder / "sekmet.db"
+    config = folder / "settings.yaml"
+    config.write_text(
+        "\n".join(
+            [
+                "host: 127.0.0.1",
+                f"port: {port}",
+                f"base_url: {base}",
+                f"db_path: {db_path}",
+                f"data_dir: {folder / 'data'}",
+                "log_inbound: false",
+                "simulator:",
+                "  enabled: false",
+                "validation:",
+                "  inbound: strict",
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    env = {**os.environ, "SEKMET_CONFIG": str(config)}
+    log = (folder / "sekmet.log").open("wb")
+    proc = subprocess.Popen(
+        [str(SEKMET), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=folder,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{base}/metadata", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            proc.wait()
+            log.close()
+            pytest.fail(f"sekmet did not start: {(folder / 'sekmet.log').read_text()[-2000:]}")
+        time.sleep(0.1)
+    try:
+        yield FhirServer(base, db_path)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    engine = create_db_engine(db_url)
+    migrate(engine)
+    yield Store(engine)
+    engine.dispose()
+
+
+def make_worker(store: Store, base_url: str, **kwargs: Any) -> SicWorker:
+    policy = kwargs.pop("policy", FAST)
+    return SicWorker(
+        store, FhirTransactionAdapter(GATEWAY), base_url=base_url, policy=policy, **kwargs
+    )
+
+
+def screenings(store: Store, count: int) -> list[int]:
+    return [sample_screening(store, next_index()) for _ in range(count)]

@@ -1,0 +1,351 @@
+"""The FHIR mapping: every Bundle validates with fhir.resources (R4B) and with fhirpathpy."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from fhir.resources.R4B import get_fhir_model_class
+from fhir.resources.R4B.bundle import Bundle
+from fhirpathpy import evaluate as _evaluate
+from fhirpathpy.models import models
+
+from cart.sic import FhirTransactionAdapter, MappingError, build_bundle
+from cart.sic.codes import CURP_SYSTEM, LOINC, MDC, UCUM
+from cart.sic.model import ExportMeasurement, ExportPatient, ScreeningExport
+from cart.sic.sample import CLASSIFICATION, sample_screening
+from cart.store import Store
+from tests.sic.support import GATEWAY, next_index
+
+
+def evaluate(resource: dict[str, Any], path: str) -> Any:
+    """FHIRPath with the R4 model (so choice types like ``value`` resolve)."""
+    return _evaluate(resource, path, {}, models["r4"])
+
+
+CDMX = timezone(timedelta(hours=-6))
+T0 = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
+
+
+def _m(id_: int, kind: str, value: float | None, unit: str, **kw: Any) -> ExportMeasurement:
+    kw.setdefault("reading_id", f"00000000-0000-4000-8000-{id_:012d}")
+    kw.setdefault("received_at", T0 + timedelta(seconds=id_))
+    kw.setdefault("loinc", None)
+    kw.setdefault("special", None)
+    kw.setdefault("flags", ())
+    return ExportMeasurement(id=id_, kind=kind, value=value, unit=unit, **kw)
+
+
+def edge_screening() -> ScreeningExport:
+    """Specials, flags, test data, a BP without mean, an unknown-sample glucose, HbA1c."""
+    cuff = {"manufacturer": "Omron", "model": "HEM-7155T", "serial_number": None}
+    bp = "11111111-1111-4111-8111-111111111111"
+    return ScreeningExport(
+        screening_id=77,
+        completed_at=T0 + timedelta(minutes=30),
+        patient=ExportPatient("SABC560626MDFLRN01", "Carla", "Sánchez", date(1956, 6, 26), "x"),
+        measurements=(
+            _m(1, "body_weight", 81.25, "kg", flags=("unstable",), device_id="bascula",
+               protocol="and.weighing", original_value=179.12, original_unit="[lb_av]"),
+            _m(2, "body_height", None, "cm", special="nres", device_id="estadimetro",
+               protocol="modbus.rtu"),
+            _m(3, "bmi", 27.9, "kg/m2"),
+            _m(4, "systolic_pressure", 151, "mm[Hg]", reading_id=bp, device_id="bp",
+               device=cuff, flags=("body_movement", "cuff_fit_loose"),
+               measured_at=datetime(2026, 11, 23, 9, 1, tzinfo=CDMX)),
+            _m(5, "diastolic_pressure", 95, "mm[Hg]", reading_id=bp, device_id="bp",
+               device=cuff, flags=("body_movement", "cuff_fit_loose"),
+               measured_at=datetime(2026, 11, 23, 9, 1, tzinfo=CDMX)),
+            _m(6, "pulse_rate", None, "/min", reading_id=bp, device_id="bp", device=cuff,
+               special="nan", measured_at=datetime(2026, 11, 23, 9, 1, tzinfo=CDMX)),
+            _m(7, "cuff_pressure", 180, "mm[Hg]", device_id="bp"),
+            _m(8, "glucose", None, "mg/dL", loinc="2339-0", special="+inf",
+               flags=("above_range",), device_id="glucometro",
+               device={"manufacturer": "LifeScan", "model": "Ultra 2", "serial_number": "X1"},
+               measured_at=datetime(2026, 11, 23, 8, 55), context={"meal": "casual"}),
+            _m(9, "glucose", 98, "mg/dL", loinc="41653-7", flags=("control_solution",),
+               device_id="glucometro",
+               device={"manufacturer": "LifeScan", "model": "Ultra 2", "serial_number": "X1"},
+               measured_at=datetime(2026, 11, 23, 8, 50)),
+            _m(10, "hba1c", 6.1, "%", manual_entry=True, flags=("manual_entry",)),
+            _m(11, "body_fat", 31.5, "%", device_id="bascula", protocol="tanita.line"),
+        ),
+        classification={
+            **CLASSIFICATION,
+            "overall": {**CLASSIFICATION["overall"], "hypertension": "probable_disease",
+                        "diabetes": "needs_evaluation", "urgent_attention": True},
+        },
+        ruleset="nom",
+    )  # fmt: skip
+
+
+@pytest.fixture
+def bundles(store: Store) -> list[dict[str, Any]]:
+    """The sample screening (as the store holds it) and the edge cases."""
+    sid = sample_screening(store, next_index())
+    rows = store.screening_rows(sid)
+    assert rows is not None
+    return [
+        build_bundle(ScreeningExport.from_rows(rows), GATEWAY),
+        build_bundle(edge_screening(), GATEWAY),
+    ]
+
+
+def _resources(bundle: dict[str, Any], rtype: str) -> list[dict[str, Any]]:
+    return [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == rtype]
+
+
+def test_every_bundle_validates_with_r4b_models(bundles):
+    for bundle in bundles:
+        parsed = Bundle.model_validate(bundle)
+        assert parsed.type == "transaction"
+        for entry in bundle["entry"]:
+            resource = entry["resource"]
+            get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+
+
+def test_fhirpath_every_observation_has_loinc_and_ucum(bundles):
+    for bundle in bundles:
+        observations = evaluate(bundle, "Bundle.entry.resource.ofType(Observation)")
+        assert observations
+        no_loinc = evaluate(
+            bundle,
+            f"Bundle.entry.resource.ofType(Observation).where(code.coding.where(system = '{LOINC}')"
+            ".code.empty())",
+        )
+        assert no_loinc == []
+        quantities = evaluate(
+            bundle,
+            "Bundle.entry.resource.ofType(Observation).select(value.ofType(Quantity) | "
+            "component.value.ofType(Quantity))",
+        )
+        assert quantities
+        assert all(q["system"] == UCUM and q["code"] for q in quantities)
+        # every Observation carries a UCUM quantity, or says why it has none
+        neither = evaluate(
+            bundle,
+            "Bundle.entry.resource.ofType(Observation).where(value.empty() and "
+            "dataAbsentReason.empty() and component.where(value.exists() or "
+            "dataAbsentReason.exists()).empty())",
+        )
+        assert neither == []
+        assert evaluate(bundle, "Bundle.entry.resource.ofType(Observation).subject.reference")
+
+
+def test_every_entry_is_a_conditional_create_and_references_resolve(bundles):
+    for bundle in bundles:
+        full_urls = {e["fullUrl"] for e in bundle["entry"]}
+        assert len(full_urls) == len(bundle["entry"])
+        for entry in bundle["entry"]:
+            request = entry["request"]
+            assert request["method"] == "POST"
+            assert request["url"] == entry["resource"]["resourceType"]
+            assert request["ifNoneExist"]
+            assert (
+                entry["fullUrl"] in request["ifNoneExist"]
+                or "identifier=" + CURP_SYSTEM in (request["ifNoneExist"])
+            )
+        references = evaluate(bundle, "Bundle.entry.resource.descendants().reference")
+        assert references
+        assert set(references) <= full_urls
+
+
+def test_patient_identified_by_curp(bundles):
+    (patient,) = _resources(bundles[1], "Patient")
+    assert patient["identifier"][0] == {
+        "use": "official",
+        "type": {"text": "CURP"},
+        "system": "urn:oid:2.16.840.1.113883.4.629",
+        "value": "SABC560626MDFLRN01",
+    }
+    assert patient["gender"] == "other"
+    entry = bundles[1]["entry"][0]
+    assert entry["request"]["ifNoneExist"] == (
+        "identifier=urn:oid:2.16.840.1.113883.4.629|SABC560626MDFLRN01"
+    )
+
+
+def test_blood_pressure_is_a_panel_with_components_and_pulse_is_separate(bundles):
+    sample = bundles[0]
+    panels = evaluate(
+        sample,
+        "Bundle.entry.resource.ofType(Observation).where(code.coding.code contains '85354-9')",
+    )
+    assert len(panels) == 2  # two readings
+    for panel in panels:
+        assert [c["code"]["coding"][0]["code"] for c in panel["component"]] == [
+            "8480-6",
+            "8462-4",
+            "8478-0",
+        ]
+        assert {"system": MDC, "code": "150020", "display": "MDC_PRESS_BLD_NONINV"} in panel[
+            "code"
+        ]["coding"]
+        assert "valueQuantity" not in panel
+    pulses = evaluate(
+        sample,
+        "Bundle.entry.resource.ofType(Observation).where(code.coding.code contains '8867-4')",
+    )
+    assert [p["valueQuantity"]["code"] for p in pulses] == ["/min", "/min"]
+    # the second reading flagged an irregular pulse: it is an interpretation on both
+    assert evaluate(pulses[1], "interpretation.coding.code") == ["irregular_pulse"]
+    edge_panel = evaluate(
+        bundles[1],
+        "Bundle.entry.resource.ofType(Observation).where(code.coding.code contains '85354-9')",
+    )
+    assert len(edge_panel[0]["component"]) == 2  # this cuff sent no mean pressure
+
+
+def test_specials_flags_manual_entries_and_test_data(bundles):
+    edge = bundles[1]
+
+    def obs(loinc: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = evaluate(
+            edge,
+            f"Bundle.entry.resource.ofType(Observation).where(code.coding.code contains '{loinc}')",
+        )
+        return found
+
+    (height,) = obs("8302-2")
+    assert "valueQuantity" not in height
+    assert height["dataAbsentReason"]["coding"][0]["code"] == "error"
+    (pulse,) = obs("8867-4")
+    assert pulse["dataAbsentReason"]["coding"][0]["code"] == "not-a-number"
+    (weight,) = obs("29463-7")
+    assert evaluate(weight, "interpretation.coding.code") == ["questionable", "unstable"]
+    assert "179.12 [lb_av]" in weight["note"][0]["text"]
+    (glucose_high,) = obs("2339-0")
+    assert glucose_high["dataAbsentReason"]["coding"][0]["code"] == "positive-infinity"
+    assert evaluate(glucose_high, "interpretation.coding.code") == ["in-alarm", "above_range"]
+    assert glucose_high["category"][0]["coding"][0]["code"] == "laboratory"
+    assert {"system": MDC, "code": "160020", "display": "MDC_CONC_GLU_GEN"} in glucose_high["code"][
+        "coding"
+    ]
+    (control,) = obs("41653-7")
+    assert control["meta"]["security"][0]["code"] == "HTEST"
+    (hba1c,) = obs("4548-4")
+    assert hba1c["method"]["coding"][0]["code"] == "manual-entry"
+    assert "device" not in hba1c
+    assert "interpretation" not in hba1c
+    (bmi,) = obs("39156-5")
+    assert len(bmi["derivedFrom"]) == 2  # computed by the cart from weight and height
+    assert not obs("8478-0")  # cuff pressure is progress only: never sent
+    panel = obs("85354-9")[0]
+    assert evaluate(panel, "interpretation.coding.code") == [
+        "questionable",
+        "body_movement",
+        "questionable",
+        "cuff_fit_loose",
+    ]
+
+
+def test_devices_gateway_and_measuring(bundles):
+    devices = _resources(bundles[0], "Device")
+    gateway = devices[0]
+    assert gateway["type"]["coding"][0]["code"] == "531981"
+    specializations = sorted(
+        d["specialization"][0]["systemType"]["coding"][0]["code"]
+        for d in devices[1:]
+        if "specialization" in d
+    )
+    assert specializations == ["528391", "528399", "528401"]  # BPM, scale, glucose
+    gateway_ref = bundles[0]["entry"][1]["fullUrl"]
+    gateways = evaluate(bundles[0], "Bundle.entry.resource.ofType(Observation).extension.value")
+    assert {g["reference"] for g in gateways} == {gateway_ref}
+
+
+def test_risk_assessment_basis_points_at_the_observations(bundles):
+    for bundle in bundles:
+        (risk,) = _resources(bundle, "RiskAssessment")
+        observation_urls = [
+            e["fullUrl"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation"
+        ]
+        assert [b["reference"] for b in risk["basis"]] == observation_urls
+        assert risk["meta"]["tag"][0]["code"] == bundle["entry"][-1]["fullUrl"]
+        assert bundle["entry"][-1]["request"]["ifNoneExist"].startswith("_tag=")
+    (risk,) = _resources(bundles[1], "RiskAssessment")
+    outcomes = evaluate(risk, "prediction.outcome.coding.code")
+    assert outcomes == ["obesity", "hypertension", "diabetes"]
+    risks = evaluate(risk, "prediction.qualitativeRisk.text")
+    assert risks == ["at_risk", "probable_disease", "needs_evaluation"]
+    assert evaluate(risk, "prediction.qualitativeRisk.coding.where(system = "
+                    "'http://terminology.hl7.org/CodeSystem/risk-probability').code") == [
+        "moderate", "high"]  # fmt: skip
+    assert any("urgent" in n["text"] for n in risk["note"])
+
+
+def test_rendering_is_deterministic():
+    adapter = FhirTransactionAdapter(GATEWAY)
+    first = adapter.render(edge_screening())
+    second = adapter.render(edge_screening())
+    assert first.content == second.content
+    assert json.loads(first.content)["type"] == "transaction"
+
+
+def test_a_memory_replay_maps_to_the_same_observation():
+    """PHD identity: same device, patient, device timestamp, code and value -> same id."""
+    one = build_bundle(edge_screening(), GATEWAY)
+    replay = ScreeningExport(
+        screening_id=78,
+        completed_at=T0 + timedelta(days=1),
+        patient=edge_screening().patient,
+        measurements=(edge_screening().measurements[8],),
+        classification=None,
+        ruleset="nom",
+    )
+    two = build_bundle(replay, GATEWAY)
+    glucose = [e["fullUrl"] for e in two["entry"] if e["resource"]["resourceType"] == "Observation"]
+    assert glucose[0] in {e["fullUrl"] for e in one["entry"]}
+
+
+def test_a_screening_without_patient_cannot_be_mapped():
+    export = ScreeningExport(1, T0, None, (), None, "nom")
+    with pytest.raises(MappingError):
+        build_bundle(export, GATEWAY)
+
+
+def test_the_bp_average_is_marked_and_derived_from_the_readings():
+    """NOM-030: the service stores the mean of the cuff readings as one more reading."""
+    cuff = {"manufacturer": "A&D", "model": "UA-651BLE", "serial_number": "5001"}
+    rows = []
+    for n, reading in enumerate(("a", "b")):
+        at = datetime(2026, 11, 23, 9, 2 * n, tzinfo=CDMX)
+        rid = f"{reading * 8}-0000-4000-8000-000000000000"
+        rows += [
+            _m(10 * n + 1, "systolic_pressure", 130 - 4 * n, "mm[Hg]", reading_id=rid,
+               device_id="bp", device=cuff, measured_at=at),
+            _m(10 * n + 2, "diastolic_pressure", 85, "mm[Hg]", reading_id=rid, device_id="bp",
+               device=cuff, measured_at=at),
+            _m(10 * n + 3, "pulse_rate", 70, "/min", reading_id=rid, device_id="bp", device=cuff,
+               measured_at=at),
+        ]  # fmt: skip
+    avg = "cccccccc-0000-4000-8000-000000000000"
+    context = {"method": "average", "readings": "2"}
+    rows += [
+        _m(31, "systolic_pressure", 128, "mm[Hg]", reading_id=avg, device_id="bp", device=cuff,
+           flags=("average",), context=context),
+        _m(32, "diastolic_pressure", 85, "mm[Hg]", reading_id=avg, device_id="bp", device=cuff,
+           flags=("average",), context=context),
+        _m(33, "pulse_rate", 70, "/min", reading_id=avg, device_id="bp", device=cuff,
+           flags=("average",), context=context),
+    ]  # fmt: skip
+    export = ScreeningExport(9, T0, edge_screening().patient, tuple(rows), None, "nom")
+    bundle = build_bundle(export, GATEWAY)
+    Bundle.model_validate(bundle)
+    panels = evaluate(
+        bundle,
+        "Bundle.entry.resource.ofType(Observation).where(code.coding.code contains '85354-9')",
+    )
+    assert len(panels) == 3
+    average = panels[2]
+    assert average["method"]["coding"][0]["code"] == "average"
+    assert "interpretation" not in average
+    singles = [e["fullUrl"] for e in bundle["entry"] if e["resource"] in panels[:2]]
+    assert [d["reference"] for d in average["derivedFrom"]] == singles
+    pulses = evaluate(
+        bundle,
+        "Bundle.entry.resource.ofType(Observation).where(code.coding.code contains '8867-4')",
+    )
+    assert len(pulses[2]["derivedFrom"]) == 2
