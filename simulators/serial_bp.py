@@ -13,15 +13,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import ClassVar
 
 from cart.protocols import and_ua767, datascope_accutorr
-from simulators.faults import Fault, corrupt, noise
-from simulators.pty_port import PtyPort
+from simulators.faults import Fault
+from simulators.pty_simulator import PtySimulator
 
 __all__ = ["AccutorrSimulator", "BPConfig", "UA767Simulator"]
 
@@ -58,50 +56,7 @@ class BPConfig:
         return cls(**base)  # type: ignore[arg-type]
 
 
-class _PtySimulator:
-    def __init__(self, config: BPConfig) -> None:
-        self.config = config
-        self._pty = PtyPort()
-        self._task: asyncio.Task[None] | None = None
-        self._rng = random.Random(config.seed)
-
-    @property
-    def port(self) -> str:
-        return self._pty.path
-
-    async def _run(self) -> None:  # pragma: no cover - overridden
-        raise NotImplementedError
-
-    def _faulty(self, frame: bytes) -> bytes:
-        fault = self.config.fault
-        if fault is Fault.NOISE:
-            return noise(self._rng) + frame
-        if fault in (Fault.BROKEN_FRAME, Fault.CHECKSUM):
-            return corrupt(frame, self._rng)
-        if fault is Fault.TRUNCATED:
-            return frame[: len(frame) // 2]
-        return frame
-
-    async def start(self) -> _PtySimulator:
-        self._task = asyncio.create_task(self._run(), name=f"{type(self).__name__} {self.port}")
-        return self
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        self._pty.close()
-
-    async def __aenter__(self) -> _PtySimulator:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-
-class AccutorrSimulator(_PtySimulator):
+class AccutorrSimulator(PtySimulator[BPConfig]):
     #: what the monitor shows before the cycle: the previous patient's reading
     PREVIOUS: ClassVar[tuple[int, int, int, int]] = (141, 93, 109, 80)
 
@@ -146,10 +101,10 @@ class AccutorrSimulator(_PtySimulator):
                         pulse_rate=pulse,
                         minutes_since_nibp=12,
                     )
-                await self._pty.write(self._faulty(line) + datascope_accutorr.PROMPT)
+                await self._pty.write(self.apply_fault(line) + datascope_accutorr.PROMPT)
 
 
-class UA767Simulator(_PtySimulator):
+class UA767Simulator(PtySimulator[BPConfig]):
     """Pushes one reading per cycle; ``packets_sent`` and ``acks`` count the dialogue."""
 
     def __init__(self, config: BPConfig) -> None:
@@ -180,7 +135,7 @@ class UA767Simulator(_PtySimulator):
                 await self._pty.write(packet[: len(packet) // 2])
                 self._pty.close()
                 return
-            await self._pty.write(self._faulty(packet))
+            await self._pty.write(self.apply_fault(packet))
             self.packets_sent += 1
             answer = await self._pty.read(16, timeout=max(0.2, min(2.0, cfg.measure_s * 4)))
             if and_ua767.ACK in answer:

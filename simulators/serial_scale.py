@@ -14,13 +14,11 @@ Faults come from :class:`simulators.faults.Fault`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import random
 from dataclasses import dataclass
 
 from cart.protocols import and_weighing, indicator_st_gs, tanita_line
-from simulators.faults import Fault, corrupt, noise
-from simulators.pty_port import PtyPort
+from simulators.faults import Fault
+from simulators.pty_simulator import PtySimulator
 
 __all__ = ["ScaleConfig", "SerialScaleSimulator"]
 
@@ -63,19 +61,12 @@ class ScaleConfig:
         return cls(**base)  # type: ignore[arg-type]
 
 
-class SerialScaleSimulator:
+class SerialScaleSimulator(PtySimulator[ScaleConfig]):
     """Runs a :class:`ScaleConfig` on a fresh pty; ``port`` is the path drivers open."""
 
     def __init__(self, config: ScaleConfig | None = None) -> None:
-        self.config = config or ScaleConfig()
-        self._pty = PtyPort()
-        self._task: asyncio.Task[None] | None = None
-        self._rng = random.Random(self.config.seed)
+        super().__init__(config or ScaleConfig())
         self.frames_sent = 0
-
-    @property
-    def port(self) -> str:
-        return self._pty.path
 
     def frames(self) -> list[bytes]:
         """One settle-and-hold cycle of lines, before faults."""
@@ -106,44 +97,15 @@ class SerialScaleSimulator:
             weight=cfg.weight_kg, height=cfg.height_cm, bmi=bmi, model="WB-3000", junk=b"\x00"
         )
 
-    def _apply_fault(self, frame: bytes) -> bytes:
-        fault = self.config.fault
-        if fault is Fault.NOISE:
-            return noise(self._rng) + frame
-        if fault in (Fault.BROKEN_FRAME, Fault.CHECKSUM):
-            return corrupt(frame, self._rng)
-        if fault is Fault.TRUNCATED:
-            body = frame.rstrip(b"\r\n")
-            return body[: len(body) // 2] + b"\r\n"
-        return frame
-
     async def _run(self) -> None:
         cfg = self.config
         if cfg.fault is Fault.SILENCE:
             await asyncio.Event().wait()
         while not self._pty.closed:
             for frame in self.frames():
-                await self._pty.write(self._apply_fault(frame))
+                await self._pty.write(self.apply_fault(frame, terminator=b"\r\n"))
                 self.frames_sent += 1
                 if cfg.fault is Fault.UNPLUG and self.frames_sent >= cfg.unstable_frames:
                     self._pty.close()
                     return
                 await asyncio.sleep(cfg.interval_s)
-
-    async def start(self) -> SerialScaleSimulator:
-        self._task = asyncio.create_task(self._run(), name=f"scale-sim {self.port}")
-        return self
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        self._pty.close()
-
-    async def __aenter__(self) -> SerialScaleSimulator:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
