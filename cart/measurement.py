@@ -10,7 +10,7 @@ number is never invented.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -27,6 +27,7 @@ __all__ = [
     "Original",
     "Special",
     "convert",
+    "slot_setters",
 ]
 
 
@@ -131,9 +132,10 @@ def convert(value: float, from_unit: str, to_unit: str) -> float:
     raise ValidationError("unit", f"cannot convert {from_unit!r} to {to_unit!r}")
 
 
-def _round(value: float, decimals: int) -> float:
-    """Drop float noise after a unit conversion (the value is a product, not a reading)."""
-    return round(value, decimals)
+_isfinite: Final = math.isfinite
+# flags tuple as given -> sorted unique tuple; bounded (only ever a few status combinations)
+_FLAG_WORDS: Final[dict[tuple[str, ...], tuple[str, ...]]] = {}
+_FLAG_WORDS_MAX: Final = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,26 +210,70 @@ class Measurement:
         if type(kind) is not MeasurementKind:
             kind = MeasurementKind(kind)
         info = KIND_INFO[kind]
+        canonical = info.unit
         original: Original | None = None
         if value is not None:
-            if unit is not None and unit != info.unit:
-                src = normalise_unit(unit)
-                if src != info.unit:
-                    original = Original(value, src)
-                    value = _round(convert(value, src, info.unit), info.decimals)
+            if unit is not None and unit != canonical:
+                src = _UNIT_ALIASES.get(unit, unit)
+                if src != canonical:
+                    original = _original(value, src)
+                    # convert() with both units already normalised (canonical units have no
+                    # alias); round off float noise: the value is a product, not a reading
+                    factor = _FACTORS.get((src, canonical))
+                    if factor is not None:
+                        value = round(value * factor, info.decimals)
+                    else:
+                        factor = _FACTORS.get((canonical, src))
+                        if factor is None:
+                            raise ValidationError(
+                                "unit", f"cannot convert {src!r} to {canonical!r}"
+                            )
+                        value = round(value / factor, info.decimals)
                 else:
                     value = float(value)
             else:
                 value = float(value)
         if special is not None and type(special) is not Special:
             special = Special(special)
-        return cls(
+        # the checks of __post_init__, which the fast construction below does not run
+        if (value is None) == (special is None):
+            raise ValidationError("value", "exactly one of value and special must be set")
+        if value is not None and not _isfinite(value):
+            raise ValidationError("value", "must be a finite number; use special for NaN/INF")
+        if not flags:
+            flags = ()
+        elif type(flags) is tuple:
+            # decoders pass the same few status tuples again and again
+            words = _FLAG_WORDS.get(flags)
+            if words is None:
+                words = tuple(sorted(set(flags)))
+                if len(_FLAG_WORDS) < _FLAG_WORDS_MAX:
+                    _FLAG_WORDS[flags] = words
+            flags = words
+        else:
+            flags = tuple(sorted(set(flags)))
+        if cls is not Measurement:  # a subclass may add fields or checks: the plain path
+            return cls(
+                kind,
+                value,
+                canonical,
+                loinc if loinc is not None else info.loinc,
+                measured_at,
+                flags,
+                special,
+                original,
+                sequence,
+                user_id,
+                dict(context) if context else {},
+                device,
+            )
+        return _build(
             kind,
             value,
-            info.unit,
+            canonical,
             loinc if loinc is not None else info.loinc,
             measured_at,
-            tuple(sorted(set(flags))) if flags else (),
+            flags,
             special,
             original,
             sequence,
@@ -292,3 +338,109 @@ class Measurement:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValidationError("measurement", f"not a valid measurement object: {exc}") from exc
+
+
+def slot_setters(cls: type, *names: str) -> tuple[Callable[[Any, Any], None], ...]:
+    """The ``__set__`` of the slot descriptors of a slotted (frozen) dataclass: all its fields
+    in order, or ``names``. Hot decoders build immutable values with them instead of the
+    frozen ``__init__``, whose ``object.__setattr__`` per field is the slow part; every field
+    must be set (an unset slot raises AttributeError when read)."""
+    fields = names or tuple(getattr(cls, "__dataclass_fields__", ()))
+    if not fields:
+        raise TypeError(f"{cls.__name__} is not a dataclass")
+    setters = []
+    for name in fields:
+        slot = cls.__dict__.get(name)
+        if slot is None or not hasattr(slot, "__set__"):
+            raise TypeError(f"{cls.__name__}.{name} is not a slot")
+        setters.append(slot.__set__)
+    return tuple(setters)
+
+
+_new = object.__new__
+_set_original_value, _set_original_unit = slot_setters(Original)
+
+
+def _original(value: float, unit: str) -> Original:
+    """``Original(value, unit)`` without the frozen ``__init__`` (see :func:`_build`)."""
+    o = _new(Original)
+    _set_original_value(o, value)
+    _set_original_unit(o, unit)
+    return o
+
+
+class _Draft:
+    """A Measurement being built: the same slots, in the same order, but not frozen.
+
+    :func:`_build` fills one with plain attribute stores and then turns it into a
+    :class:`Measurement` by ``__class__`` assignment, which Python allows between classes
+    of identical layout (same base, same ``__slots__``); the result is an ordinary
+    Measurement. The frozen ``__init__`` pays an ``object.__setattr__`` call per field
+    instead; this is the hot path of every decoder."""
+
+    __slots__ = (  # noqa: RUF023 - field order, checked against Measurement below
+        "kind",
+        "value",
+        "unit",
+        "loinc",
+        "measured_at",
+        "flags",
+        "special",
+        "original",
+        "sequence",
+        "user_id",
+        "context",
+        "device",
+    )
+    kind: MeasurementKind
+    value: float | None
+    unit: str
+    loinc: str | None
+    measured_at: datetime | None
+    flags: tuple[str, ...]
+    special: Special | None
+    original: Original | None
+    sequence: int | None
+    user_id: int | None
+    context: Mapping[str, str]
+    device: DeviceIdentity | None
+
+
+if _Draft.__slots__ != tuple(Measurement.__dataclass_fields__) or _Draft.__slots__ != tuple(
+    Measurement.__slots__
+):  # pragma: no cover - a new Measurement field must be added to _Draft and _build
+    raise RuntimeError("_Draft must have exactly the slots of Measurement")
+
+
+def _build(
+    kind: MeasurementKind,
+    value: float | None,
+    unit: str,
+    loinc: str | None,
+    measured_at: datetime | None,
+    flags: tuple[str, ...],
+    special: Special | None,
+    original: Original | None,
+    sequence: int | None,
+    user_id: int | None,
+    context: Mapping[str, str],
+    device: DeviceIdentity | None,
+) -> Measurement:
+    """``Measurement(...)`` for already validated fields, without the frozen ``__init__``
+    (about 3x faster; see :class:`_Draft`). ``Measurement.create`` runs the checks of
+    ``__post_init__`` itself before calling it."""
+    m = _new(_Draft)
+    m.kind = kind
+    m.value = value
+    m.unit = unit
+    m.loinc = loinc
+    m.measured_at = measured_at
+    m.flags = flags
+    m.special = special
+    m.original = original
+    m.sequence = sequence
+    m.user_id = user_id
+    m.context = context
+    m.device = device
+    m.__class__ = Measurement  # type: ignore[assignment]
+    return m  # type: ignore[return-value]

@@ -73,6 +73,11 @@ MAX_DATA: Final = 512
 
 _HEADER: Final = struct.Struct("<HIHB7s7s6s6s12s10sBBB")
 _HEX: Final = re.compile(rb"[0-9A-Fa-f]{10}")
+_VALID: Final = VALID.encode()
+_SYSTOLIC: Final = MeasurementKind.SYSTOLIC_PRESSURE
+_DIASTOLIC: Final = MeasurementKind.DIASTOLIC_PRESSURE
+_MAP: Final = MeasurementKind.MEAN_ARTERIAL_PRESSURE
+_PULSE: Final = MeasurementKind.PULSE_RATE
 
 
 def decode(frame: bytes) -> Decoded:
@@ -94,8 +99,8 @@ def _decode_data(section: bytes, frame: bytes, header: dict[str, Any]) -> Decode
         raise FrameError(
             "blood-pressure data is 10 hex digits", protocol=PROTOCOL_ID, raw=frame[:80]
         )
-    status, delta, dia, pulse, mean = (int(section[i : i + 2], 16) for i in range(0, 10, 2))
-    valid = section[:2] == VALID.encode()
+    status, delta, dia, pulse, mean = bytes.fromhex(section.decode("ascii"))
+    valid = section[:2] == _VALID
     measured_at: datetime | None = header.get("measured_at")
     record: dict[str, Any] = {
         "valid": valid,
@@ -110,11 +115,12 @@ def _decode_data(section: bytes, frame: bytes, header: dict[str, Any]) -> Decode
     if not valid:
         # the device reports a failed measurement: a record, but no reading to store
         return Decoded(PROTOCOL_ID, record, (), raw=frame)
+    create = Measurement.create
     measurements = (
-        Measurement.create(MeasurementKind.SYSTOLIC_PRESSURE, dia + delta, measured_at=measured_at),
-        Measurement.create(MeasurementKind.DIASTOLIC_PRESSURE, dia, measured_at=measured_at),
-        Measurement.create(MeasurementKind.MEAN_ARTERIAL_PRESSURE, mean, measured_at=measured_at),
-        Measurement.create(MeasurementKind.PULSE_RATE, pulse, measured_at=measured_at),
+        create(_SYSTOLIC, dia + delta, measured_at=measured_at),
+        create(_DIASTOLIC, dia, measured_at=measured_at),
+        create(_MAP, mean, measured_at=measured_at),
+        create(_PULSE, pulse, measured_at=measured_at),
     )
     return Decoded(PROTOCOL_ID, record, measurements, raw=frame)
 

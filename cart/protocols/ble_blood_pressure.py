@@ -44,14 +44,24 @@ StanfordSpezi/SpeziBluetooth ``BloodPressureFeature.swift`` (feature bits 6-8).
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
+from datetime import datetime
 from enum import IntFlag
 from typing import Any, Final
 
+from cart.errors import ValidationError
 from cart.measurement import Measurement, MeasurementKind
 from cart.protocols.base import Decoded, PayloadKind, ProtocolSpec
-from cart.protocols.ble_common import DateTime, Reader, bit_names, check_uint, medfloat_measurement
-from cart.protocols.ieee11073 import SFLOAT_NAN, MedFloat, encode_sfloat, sfloat
+from cart.protocols.ble_common import (
+    DateTime,
+    Reader,
+    bit_names,
+    check_uint,
+    date_time_at,
+    medfloat_measurement,
+)
+from cart.protocols.ieee11073 import SFLOAT_NAN, MedFloat, encode_sfloat, sfloat, sfloat_from_raw
 
 __all__ = [
     "FEATURE_NAMES",
@@ -79,6 +89,11 @@ BLOOD_PRESSURE_ID: Final = "ble.blood_pressure"
 CUFF_PRESSURE_ID: Final = "ble.intermediate_cuff_pressure"
 FEATURE_ID: Final = "ble.blood_pressure_feature"
 UNKNOWN_USER: Final = 0xFF
+_SYSTOLIC: Final = MeasurementKind.SYSTOLIC_PRESSURE
+_DIASTOLIC: Final = MeasurementKind.DIASTOLIC_PRESSURE
+_MAP: Final = MeasurementKind.MEAN_ARTERIAL_PRESSURE
+_PULSE: Final = MeasurementKind.PULSE_RATE
+_CUFF: Final = MeasurementKind.CUFF_PRESSURE
 
 
 class MeasurementStatus(IntFlag):
@@ -161,17 +176,25 @@ class IntermediateCuffPressure:
     mean_arterial_pressure: MedFloat = SFLOAT_NAN
 
 
-def status_flags(status: int | None) -> list[str]:
-    """Measurement status -> the flag words put on measurements."""
-    if status is None:
-        return []
+def _status_words(status: int) -> tuple[str, ...]:
     flags = bit_names(
         status,
         {0: "body_movement", 1: "cuff_fit_loose", 2: "irregular_pulse", 5: "improper_position"},
     )
     if (status >> 3) & 0x03 in (1, 2):
         flags.append("pulse_out_of_range")
-    return sorted(flags)
+    return tuple(sorted(flags))
+
+
+# The flag words depend on status bits 0-5 only: computed once for the 64 patterns.
+_STATUS_WORDS: Final = tuple(_status_words(status) for status in range(64))
+
+
+def status_flags(status: int | None) -> list[str]:
+    """Measurement status -> the flag words put on measurements."""
+    if status is None:
+        return []
+    return list(_STATUS_WORDS[status & 0x3F])
 
 
 def _status_record(status: int | None) -> dict[str, Any] | None:
@@ -179,11 +202,11 @@ def _status_record(status: int | None) -> dict[str, Any] | None:
         return None
     return {
         "raw": status,
-        "body_movement": bool(status & MeasurementStatus.BODY_MOVEMENT),
-        "cuff_fit_loose": bool(status & MeasurementStatus.CUFF_FIT_LOOSE),
-        "irregular_pulse": bool(status & MeasurementStatus.IRREGULAR_PULSE),
+        "body_movement": bool(status & 0x01),  # MeasurementStatus.BODY_MOVEMENT
+        "cuff_fit_loose": bool(status & 0x02),  # CUFF_FIT_LOOSE
+        "irregular_pulse": bool(status & 0x04),  # IRREGULAR_PULSE
         "pulse_rate_range": PULSE_RATE_RANGES[(status >> 3) & 0x03],
-        "improper_position": bool(status & MeasurementStatus.IMPROPER_POSITION),
+        "improper_position": bool(status & 0x20),  # IMPROPER_POSITION
     }
 
 
@@ -200,7 +223,8 @@ class _Fields:
     measurement_status: int | None
 
 
-def _parse(payload: bytes, protocol: str, first_name: str) -> _Fields:
+def _parse_checked(payload: bytes, protocol: str, first_name: str) -> _Fields:
+    """Field by field, naming the field where a value ends or breaks the spec."""
     reader = Reader(payload, protocol)
     flags = reader.u8("Flags")
     first = reader.sfloat(first_name)
@@ -211,6 +235,90 @@ def _parse(payload: bytes, protocol: str, first_name: str) -> _Fields:
     user_id = reader.u8("User ID") if flags & 0x08 else None
     status = reader.u16("Measurement Status") if flags & 0x10 else None
     reader.end()
+    return _Fields(flags, first, second, third, stamp, pulse, user_id, status)
+
+
+def _size(flags: int) -> int:
+    """The length of a value with these flags (RFU bits 5-7 add nothing)."""
+    return (
+        7
+        + (7 if flags & 0x02 else 0)
+        + (2 if flags & 0x04 else 0)
+        + (1 if flags & 0x08 else 0)
+        + (2 if flags & 0x10 else 0)
+    )
+
+
+_SIZES: Final = tuple(_size(flags) for flags in range(256))
+_HEAD: Final = struct.Struct("<BHHH")  # flags, three SFLOATs
+
+# flags, first, second, third, time stamp, its datetime, pulse rate, user id, status
+_Parsed = tuple[
+    int,
+    MedFloat,
+    MedFloat,
+    MedFloat,
+    DateTime | None,
+    datetime | None,
+    MedFloat | None,
+    int | None,
+    int | None,
+]
+
+
+def _parse_fast(payload: bytes, protocol: str, first_name: str) -> _Parsed:
+    """All fields at once when the length is the one the flags announce; otherwise the
+    field-by-field reader, which raises the error naming the field."""
+    if not payload or len(payload) != _SIZES[payload[0]]:
+        # the reader raises for a wrong length; the conversion below only keeps mypy honest
+        f = _parse_checked(payload, protocol, first_name)
+        stamp = f.time_stamp
+        return (
+            f.flags,
+            f.first,
+            f.second,
+            f.third,
+            stamp,
+            stamp.to_datetime() if stamp else None,
+            f.pulse_rate,
+            f.user_id,
+            f.measurement_status,
+        )
+    flags, first, second, third = _HEAD.unpack_from(payload)
+    pos = 7
+    stamp = None
+    when: datetime | None = None
+    pulse: MedFloat | None = None
+    user_id: int | None = None
+    status: int | None = None
+    if flags & 0x02:
+        stamp, when = date_time_at(payload, 7, "Time Stamp", protocol)
+        pos = 14
+    if flags & 0x04:
+        pulse = sfloat_from_raw(payload[pos] | payload[pos + 1] << 8)
+        pos += 2
+    if flags & 0x08:
+        user_id = payload[pos]
+        pos += 1
+    if flags & 0x10:
+        status = payload[pos] | payload[pos + 1] << 8
+    return (
+        flags,
+        sfloat_from_raw(first),
+        sfloat_from_raw(second),
+        sfloat_from_raw(third),
+        stamp,
+        when,
+        pulse,
+        user_id,
+        status,
+    )
+
+
+def _parse(payload: bytes, protocol: str, first_name: str) -> _Fields:
+    flags, first, second, third, stamp, _, pulse, user_id, status = _parse_fast(
+        payload, protocol, first_name
+    )
     return _Fields(flags, first, second, third, stamp, pulse, user_id, status)
 
 
@@ -244,42 +352,47 @@ def _encode(
     return bytes(out)
 
 
-def _common_record(fields: _Fields) -> dict[str, Any]:
-    return {
-        "flags": fields.flags,
-        "units": "kPa" if fields.flags & 0x01 else "mmHg",
-        "time_stamp": fields.time_stamp.to_json() if fields.time_stamp else None,
-        "pulse_rate": fields.pulse_rate.to_json() if fields.pulse_rate else None,
-        "user_id": fields.user_id,
-        "measurement_status": _status_record(fields.measurement_status),
-    }
-
-
 def _measurements(
     protocol: str,
     payload: bytes,
-    fields: _Fields,
-    pressures: tuple[tuple[MeasurementKind, MedFloat], ...],
-    *,
-    with_pulse: bool,
+    pressures: tuple[tuple[MeasurementKind, MedFloat, dict[str, Any]], ...],
+    unit: str,
+    when: datetime | None,
+    flags: tuple[str, ...],
+    user_id: int | None,
 ) -> tuple[Measurement, ...]:
-    unit = "kPa" if fields.flags & 0x01 else "mm[Hg]"
-    common: dict[str, Any] = {
-        "measured_at": fields.time_stamp.to_datetime() if fields.time_stamp else None,
-        "user_id": None if fields.user_id in (None, UNKNOWN_USER) else fields.user_id,
-        "flags": status_flags(fields.measurement_status),
-    }
-    ms = [
-        medfloat_measurement(protocol, payload, kind, number, unit, **common)
-        for kind, number in pressures
-    ]
-    if with_pulse and fields.pulse_rate is not None:
-        ms.append(
-            medfloat_measurement(
-                protocol, payload, MeasurementKind.PULSE_RATE, fields.pulse_rate, "/min", **common
-            )
+    """One measurement per ``(kind, number, number.to_json())``, sharing time, flags, user.
+
+    The value is taken from the number's JSON (computed once for the record)."""
+    create = Measurement.create
+    try:
+        return tuple(
+            [
+                create(
+                    kind,
+                    None if number.special else number_json["value"],
+                    unit,
+                    special=number.special,
+                    measured_at=when,
+                    flags=flags,
+                    user_id=user_id,
+                )
+                for kind, number, number_json in pressures
+            ]
         )
-    return tuple(ms)
+    except (ValidationError, ArithmeticError, ValueError):
+        for kind, number, _ in pressures:  # raise it as the FrameError naming the value
+            medfloat_measurement(
+                protocol,
+                payload,
+                kind,
+                number,
+                unit,
+                measured_at=when,
+                flags=flags,
+                user_id=user_id,
+            )
+        raise
 
 
 # --------------------------------------------------------------------------- 0x2A35
@@ -317,26 +430,44 @@ def encode_blood_pressure(value: BloodPressureMeasurement) -> bytes:
 
 def decode_blood_pressure(payload: bytes) -> Decoded:
     """``ble.blood_pressure`` -> systolic, diastolic, MAP and pulse rate measurements."""
-    f = _parse(payload, BLOOD_PRESSURE_ID, "Systolic")
+    flags, first, second, third, stamp, when, pulse, user_id, status = _parse_fast(
+        payload, BLOOD_PRESSURE_ID, "Systolic"
+    )
+    kpa = flags & 0x01
+    first_json = first.to_json()
+    second_json = second.to_json()
+    third_json = third.to_json()
+    pulse_json = pulse.to_json() if pulse else None
     record = {
-        "flags": f.flags,
-        "units": "kPa" if f.flags & 0x01 else "mmHg",
-        "systolic": f.first.to_json(),
-        "diastolic": f.second.to_json(),
-        "mean_arterial_pressure": f.third.to_json(),
+        "flags": flags,
+        "units": "kPa" if kpa else "mmHg",
+        "systolic": first_json,
+        "diastolic": second_json,
+        "mean_arterial_pressure": third_json,
+        "time_stamp": stamp.json_with(when) if stamp else None,
+        "pulse_rate": pulse_json,
+        "user_id": user_id,
+        "measurement_status": _status_record(status),
     }
-    record.update(_common_record(f))
+    words = () if status is None else _STATUS_WORDS[status & 0x3F]
+    user = None if user_id == UNKNOWN_USER else user_id
     ms = _measurements(
         BLOOD_PRESSURE_ID,
         payload,
-        f,
         (
-            (MeasurementKind.SYSTOLIC_PRESSURE, f.first),
-            (MeasurementKind.DIASTOLIC_PRESSURE, f.second),
-            (MeasurementKind.MEAN_ARTERIAL_PRESSURE, f.third),
+            (_SYSTOLIC, first, first_json),
+            (_DIASTOLIC, second, second_json),
+            (_MAP, third, third_json),
         ),
-        with_pulse=True,
+        "kPa" if kpa else "mm[Hg]",
+        when,
+        words,
+        user,
     )
+    if pulse is not None and pulse_json is not None:
+        ms += _measurements(
+            BLOOD_PRESSURE_ID, payload, ((_PULSE, pulse, pulse_json),), "/min", when, words, user
+        )
     return Decoded(BLOOD_PRESSURE_ID, record, ms, raw=payload)
 
 
@@ -377,21 +508,31 @@ def decode_intermediate_cuff_pressure(payload: bytes) -> Decoded:
     """``ble.intermediate_cuff_pressure`` -> one ``cuff_pressure`` measurement (progress).
 
     A pulse rate sent while measuring stays in the record: it is not a result."""
-    f = _parse(payload, CUFF_PRESSURE_ID, "Current Cuff Pressure")
+    flags, first, second, third, stamp, when, pulse, user_id, status = _parse_fast(
+        payload, CUFF_PRESSURE_ID, "Current Cuff Pressure"
+    )
+    kpa = flags & 0x01
+    first_json = first.to_json()
     record = {
-        "flags": f.flags,
-        "units": "kPa" if f.flags & 0x01 else "mmHg",
-        "current_cuff_pressure": f.first.to_json(),
-        "diastolic": f.second.to_json(),
-        "mean_arterial_pressure": f.third.to_json(),
+        "flags": flags,
+        "units": "kPa" if kpa else "mmHg",
+        "current_cuff_pressure": first_json,
+        "diastolic": second.to_json(),
+        "mean_arterial_pressure": third.to_json(),
+        "time_stamp": stamp.json_with(when) if stamp else None,
+        "pulse_rate": pulse.to_json() if pulse else None,
+        "user_id": user_id,
+        "measurement_status": _status_record(status),
     }
-    record.update(_common_record(f))
+    # progress only: a pulse rate here is not a result
     ms = _measurements(
         CUFF_PRESSURE_ID,
         payload,
-        f,
-        ((MeasurementKind.CUFF_PRESSURE, f.first),),
-        with_pulse=False,  # progress only: a pulse rate here is not a result
+        ((_CUFF, first, first_json),),
+        "kPa" if kpa else "mm[Hg]",
+        when,
+        () if status is None else _STATUS_WORDS[status & 0x3F],
+        None if user_id == UNKNOWN_USER else user_id,
     )
     return Decoded(CUFF_PRESSURE_ID, record, ms, raw=payload)
 

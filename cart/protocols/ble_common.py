@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from cart.errors import FrameError, IncompleteFrame, ValidationError
-from cart.measurement import Measurement, MeasurementKind, Special
+from cart.measurement import Measurement, MeasurementKind, Special, slot_setters
 from cart.protocols.ieee11073 import MedFloat, float_from_bytes, sfloat_from_bytes
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "Reader",
     "bit_names",
     "check_uint",
+    "date_time_at",
     "measurement",
     "medfloat_measurement",
 ]
@@ -57,6 +58,21 @@ class DateTime:
 
     def problems(self) -> list[str]:
         """What is outside the ranges of the spec (empty when the value is valid)."""
+        year, month, day = self.year, self.month, self.day
+        if (  # the common case, a valid value: the checks below, at once
+            (year == 0 or YEAR_MIN <= year <= YEAR_MAX)
+            and 0 <= month <= 12
+            and 0 <= day <= 31
+            and 0 <= self.hours <= 23
+            and 0 <= self.minutes <= 59
+            and 0 <= self.seconds <= 59
+        ):
+            if year and month and day:
+                try:
+                    self._datetime()
+                except ValueError:
+                    return [f"{year:04d}-{month:02d}-{day:02d} is not a date"]
+            return []
         found = []
         if self.year != 0 and not YEAR_MIN <= self.year <= YEAR_MAX:
             found.append(f"year {self.year} (0 or {YEAR_MIN}-{YEAR_MAX})")
@@ -108,6 +124,10 @@ class DateTime:
     def to_json(self) -> dict[str, Any]:
         """``{"timestamp": ISO or None, "year", "month", "day", "hours", "minutes", "seconds"}``."""
         when = self._datetime() if self.is_complete and not self.problems() else None
+        return self.json_with(when)
+
+    def json_with(self, when: datetime | None) -> dict[str, Any]:
+        """:meth:`to_json` for a value already checked, with its :meth:`to_datetime`."""
         return {
             "timestamp": when.isoformat() if when else None,
             "year": self.year,
@@ -117,6 +137,52 @@ class DateTime:
             "minutes": self.minutes,
             "seconds": self.seconds,
         }
+
+
+def _in_range(year: int, month: int, day: int, hours: int, minutes: int, seconds: int) -> bool:
+    """Every field within the spec's range (a bytes-decoded field is never negative)."""
+    return (
+        (year == 0 or YEAR_MIN <= year <= YEAR_MAX)
+        and 0 <= month <= 12
+        and 0 <= day <= 31
+        and 0 <= hours <= 23
+        and 0 <= minutes <= 59
+        and 0 <= seconds <= 59
+    )
+
+
+_new = object.__new__
+_DATE_TIME_SETTERS: Final = slot_setters(DateTime)
+
+
+def date_time_at(
+    data: bytes, pos: int, field: str, protocol: str
+) -> tuple[DateTime, datetime | None]:
+    """The Date Time at ``data[pos:pos + 7]`` (the caller checked the length) and its
+    :meth:`DateTime.to_datetime`, parsed and checked once: what :meth:`Reader.date_time`
+    and then ``to_datetime()`` give, with the same FrameError for an invalid value."""
+    year = data[pos] | data[pos + 1] << 8
+    month, day, hours, minutes, seconds = data[pos + 2 : pos + 7]
+    value = _new(DateTime)
+    set_year, set_month, set_day, set_hours, set_minutes, set_seconds = _DATE_TIME_SETTERS
+    set_year(value, year)
+    set_month(value, month)
+    set_day(value, day)
+    set_hours(value, hours)
+    set_minutes(value, minutes)
+    set_seconds(value, seconds)
+    if _in_range(year, month, day, hours, minutes, seconds):
+        if not (year and month and day):
+            return value, None
+        try:
+            return value, datetime(year, month, day, hours, minutes, seconds)
+        except ValueError:
+            pass
+    raise FrameError(
+        f"{field} is not a valid Date Time: " + ", ".join(value.problems()),
+        protocol=protocol,
+        raw=data,
+    )
 
 
 class Reader:
@@ -161,12 +227,9 @@ class Reader:
         return float_from_bytes(self.take(4, field))
 
     def date_time(self, field: str) -> DateTime:
-        chunk = self.take(7, field)
-        value = DateTime(int.from_bytes(chunk[:2], "little"), *chunk[2:])
-        problems = value.problems()
-        if problems:
-            raise self.error(f"{field} is not a valid Date Time: " + ", ".join(problems))
-        return value
+        start = self.pos
+        self.take(7, field)
+        return date_time_at(self.data, start, field, self.protocol)[0]
 
     def end(self) -> None:
         if self.pos != len(self.data):

@@ -50,12 +50,13 @@ Nordic Semiconductor Android-BLE-Common-Library ``glucose/*DataCallbackTest.java
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import IntFlag
 from typing import Any, Final
 
-from cart.errors import FrameError
+from cart.errors import FrameError, ValidationError
 from cart.measurement import (
     GLUCOSE_LOINC_CAPILLARY,
     GLUCOSE_LOINC_UNKNOWN_SAMPLE,
@@ -66,11 +67,11 @@ from cart.protocols.base import Decoded, PayloadKind, ProtocolSpec
 from cart.protocols.ble_common import (
     DateTime,
     Reader,
-    bit_names,
     check_uint,
+    date_time_at,
     medfloat_measurement,
 )
-from cart.protocols.ieee11073 import MedFloat, encode_sfloat
+from cart.protocols.ieee11073 import MedFloat, encode_sfloat, sfloat_from_raw
 
 __all__ = [
     "CARBOHYDRATE_IDS",
@@ -107,6 +108,7 @@ FEATURE_ID: Final = "ble.glucose_feature"
 
 TIME_OFFSET_OVERRUN: Final = 0x7FFF
 TIME_OFFSET_UNDERRUN: Final = -0x8000
+_GLUCOSE: Final = MeasurementKind.GLUCOSE
 
 #: Type (low nibble of Type-Sample Location); 0 and 11-15 are reserved.
 TYPES: Final = {
@@ -275,83 +277,154 @@ def encode_glucose_measurement(value: GlucoseMeasurement) -> bytes:
     return bytes(out)
 
 
-def _user_facing_time(value: GlucoseMeasurement, payload: bytes) -> datetime | None:
-    base = value.base_time.to_datetime()
-    if base is None or value.time_offset in (TIME_OFFSET_OVERRUN, TIME_OFFSET_UNDERRUN):
+def _offset_time(base: datetime | None, offset: int | None, payload: bytes) -> datetime | None:
+    """Base time + time offset (None when unknown, or at the overrun/underrun markers)."""
+    if base is None or offset in (TIME_OFFSET_OVERRUN, TIME_OFFSET_UNDERRUN):
         return None
+    if not offset:
+        return base
     try:
-        return base + timedelta(minutes=value.time_offset or 0)
+        return base + timedelta(minutes=offset)
     except OverflowError as exc:
         raise FrameError(
-            f"base time {base} plus time offset {value.time_offset} min is not a date",
+            f"base time {base} plus time offset {offset} min is not a date",
             protocol=MEASUREMENT_ID,
             raw=payload,
         ) from exc
 
 
-def _glucose_flags(value: GlucoseMeasurement) -> list[str]:
-    flags = bit_names(value.sensor_status_annunciation or 0, STATUS_FLAGS)
-    if value.type == CONTROL_SOLUTION_TYPE or value.sample_location == CONTROL_SOLUTION_LOCATION:
-        flags.append("control_solution")
-    return flags
+_STATUS_BITS: Final = tuple((1 << bit, name) for bit, name in sorted(STATUS_FLAGS.items()))
+
+
+def _flag_words(status: int | None, type_: int | None, location: int | None) -> tuple[str, ...]:
+    """The status bit words in bit order, then ``control_solution`` if the type or location
+    says so."""
+    words = tuple([name for mask, name in _STATUS_BITS if status & mask]) if status else ()
+    if type_ == CONTROL_SOLUTION_TYPE or location == CONTROL_SOLUTION_LOCATION:
+        words += ("control_solution",)
+    return words
+
+
+def _status_record(status: int | None) -> dict[str, Any] | None:
+    if status is None:
+        return None
+    record: dict[str, Any] = {"raw": status}
+    for mask, name in _STATUS_BITS:
+        record[name] = bool(status & mask)
+    return record
+
+
+def _size(flags: int) -> int:
+    """The length of a 0x2A18 value with these flags (RFU bits add nothing)."""
+    return 10 + (2 if flags & 0x01 else 0) + (3 if flags & 0x02 else 0) + (2 if flags & 0x08 else 0)
+
+
+_SIZES: Final = tuple(_size(flags) for flags in range(256))
+_HEAD: Final = struct.Struct("<BH")  # flags, sequence number
+
+
+def _parse_fast(
+    payload: bytes,
+) -> tuple[GlucoseMeasurement, datetime | None]:
+    """:func:`parse_glucose_measurement` and the base time as a datetime, in one pass over a
+    value whose length is the one its flags announce (else the field-by-field reader, which
+    raises the error naming the field)."""
+    if not payload or len(payload) != _SIZES[payload[0]]:
+        value = parse_glucose_measurement(payload)  # a wrong length always raises there
+        return value, value.base_time.to_datetime()
+    flags, sequence = _HEAD.unpack_from(payload)
+    base_time, base = date_time_at(payload, 3, "Base Time", MEASUREMENT_ID)
+    pos = 10
+    offset = None
+    if flags & 0x01:
+        offset = payload[10] | payload[11] << 8
+        if offset & 0x8000:
+            offset -= 0x10000
+        pos = 12
+    concentration = type_ = location = None
+    if flags & 0x02:
+        concentration = sfloat_from_raw(payload[pos] | payload[pos + 1] << 8)
+        type_location = payload[pos + 2]
+        type_, location = type_location & 0x0F, type_location >> 4
+        pos += 3
+    status = payload[pos] | payload[pos + 1] << 8 if flags & 0x08 else None
+    value = GlucoseMeasurement(
+        sequence,
+        base_time,
+        offset,
+        concentration,
+        bool(flags & 0x04),
+        type_,
+        location,
+        status,
+        bool(flags & 0x10),
+    )
+    return value, base
 
 
 def decode_glucose_measurement(payload: bytes) -> Decoded:
     """``ble.glucose_measurement`` -> one ``glucose`` measurement (mg/dL) when present."""
-    value = parse_glucose_measurement(payload)
-    when = _user_facing_time(value, payload)
+    value, base = _parse_fast(payload)
+    when = _offset_time(base, value.time_offset, payload)
     status = value.sensor_status_annunciation
     unit = "mol/L" if value.mol_per_l else "kg/L"
+    type_ = value.type
+    location = value.sample_location
+    concentration = value.concentration
+    concentration_json = concentration.to_json() if concentration else None
     record: dict[str, Any] = {
         "flags": payload[0],
         "sequence_number": value.sequence_number,
-        "base_time": value.base_time.to_json(),
+        "base_time": value.base_time.json_with(base),
         "time_offset": value.time_offset,
         "user_facing_time": when.isoformat() if when else None,
-        "glucose_concentration": value.concentration.to_json() if value.concentration else None,
+        "glucose_concentration": concentration_json,
         "concentration_unit": unit,
-        "type": value.type,
-        "type_name": TYPES.get(value.type) if value.type is not None else None,
-        "sample_location": value.sample_location,
-        "sample_location_name": (
-            SAMPLE_LOCATIONS.get(value.sample_location)
-            if value.sample_location is not None
-            else None
-        ),
-        "sensor_status_annunciation": (
-            None
-            if status is None
-            else {"raw": status}
-            | {name: bool(status & (1 << b)) for b, name in STATUS_FLAGS.items()}
-        ),
+        "type": type_,
+        "type_name": TYPES.get(type_) if type_ is not None else None,
+        "sample_location": location,
+        "sample_location_name": SAMPLE_LOCATIONS.get(location) if location is not None else None,
+        "sensor_status_annunciation": _status_record(status),
         "context_information_follows": value.context_information_follows,
     }
     measurements: tuple[Measurement, ...] = ()
-    if value.concentration is not None:
+    if concentration is not None and concentration_json is not None:
         context: dict[str, str] = {}
-        if value.type in TYPES:
-            context["sample"] = TYPES[value.type]
-        if value.sample_location in SAMPLE_LOCATIONS and value.sample_location != 15:
-            context["location"] = SAMPLE_LOCATIONS[value.sample_location]
+        if type_ in TYPES:
+            context["sample"] = TYPES[type_]
+        if location in SAMPLE_LOCATIONS and location != 15:
+            context["location"] = SAMPLE_LOCATIONS[location]
         loinc = (
-            GLUCOSE_LOINC_CAPILLARY
-            if value.type in CAPILLARY_TYPES
-            else GLUCOSE_LOINC_UNKNOWN_SAMPLE
+            GLUCOSE_LOINC_CAPILLARY if type_ in CAPILLARY_TYPES else GLUCOSE_LOINC_UNKNOWN_SAMPLE
         )
-        measurements = (
-            medfloat_measurement(
-                MEASUREMENT_ID,
-                payload,
-                MeasurementKind.GLUCOSE,
-                value.concentration,
+        flags = _flag_words(status, type_, location)
+        special = concentration.special
+        try:
+            glucose = Measurement.create(
+                _GLUCOSE,
+                None if special else concentration_json["value"],
                 unit,
+                special=special,
                 measured_at=when,
-                flags=_glucose_flags(value),
+                flags=flags,
                 sequence=value.sequence_number,
                 context=context,
                 loinc=loinc,
-            ),
-        )
+            )
+        except (ValidationError, ArithmeticError, ValueError):  # raised as a FrameError
+            glucose = medfloat_measurement(
+                MEASUREMENT_ID,
+                payload,
+                _GLUCOSE,
+                concentration,
+                unit,
+                measured_at=when,
+                flags=flags,
+                sequence=value.sequence_number,
+                context=context,
+                loinc=loinc,
+            )
+        measurements = (glucose,)
     return Decoded(MEASUREMENT_ID, record, measurements, raw=payload)
 
 

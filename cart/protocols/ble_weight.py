@@ -50,9 +50,10 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Final
 
+from cart.errors import ValidationError
 from cart.measurement import Measurement, MeasurementKind, Special
 from cart.protocols.base import Decoded, PayloadKind, ProtocolSpec
-from cart.protocols.ble_common import DateTime, Reader, check_uint, measurement
+from cart.protocols.ble_common import DateTime, Reader, check_uint, date_time_at, measurement
 
 __all__ = [
     "HEIGHT_RESOLUTIONS",
@@ -80,6 +81,11 @@ BODY_COMPOSITION_ID: Final = "ble.body_composition"
 
 UNKNOWN_USER: Final = 0xFF
 UNSUCCESSFUL: Final = 0xFFFF
+_UNSUCCESSFUL_FLAGS: Final = ("measurement_unsuccessful",)
+_WEIGHT: Final = MeasurementKind.BODY_WEIGHT
+_HEIGHT: Final = MeasurementKind.BODY_HEIGHT
+_BMI: Final = MeasurementKind.BMI
+_FAT: Final = MeasurementKind.BODY_FAT
 
 _MASS_STEP: Final = {False: Decimal("0.005"), True: Decimal("0.01")}  # kg | lb
 _HEIGHT_STEP: Final = {False: Decimal("0.001"), True: Decimal("0.1")}  # m | in
@@ -88,6 +94,11 @@ _HEIGHT_UNIT: Final = {False: "m", True: "in"}
 _UCUM_MASS: Final = {False: "kg", True: "[lb_av]"}
 _UCUM_HEIGHT: Final = {False: "m", True: "[in_i]"}
 _TENTH: Final = Decimal("0.1")
+#: step -> the exact (numerator, denominator) of every step above
+_RATIO: Final[dict[Decimal, tuple[int, int]]] = {
+    step: step.as_integer_ratio()
+    for step in (*_MASS_STEP.values(), *_HEIGHT_STEP.values(), _TENTH, Decimal(1))
+}
 
 #: Weight Scale Feature weight resolution code -> (kg, lb); 8-15 are reserved.
 WEIGHT_RESOLUTIONS: Final[dict[int, tuple[float, float] | None]] = {
@@ -110,7 +121,13 @@ HEIGHT_RESOLUTIONS: Final[dict[int, tuple[float, float] | None]] = {
 
 
 def _scaled(raw: int, step: Decimal) -> float:
-    return float(raw * step)
+    return _ratio_scaled(raw, *_RATIO[step])
+
+
+def _ratio_scaled(raw: int, numerator: int, denominator: int) -> float:
+    """``float(raw * step)`` with ``step = numerator / denominator``, without Decimal: int / int
+    is correctly rounded, so this is the float nearest the exact product (70.0, 0.7, 1.67)."""
+    return raw * numerator / denominator
 
 
 def _to_raw(name: str, value: float, step: Decimal, *, limit: int = 0xFFFF) -> int:
@@ -151,7 +168,8 @@ class WeightMeasurement:
     height: float | None = None
 
 
-def parse_weight_measurement(payload: bytes) -> WeightMeasurement:
+def _parse_weight_checked(payload: bytes) -> WeightMeasurement:
+    """Field by field, naming the field where a value ends or breaks the spec."""
     reader = Reader(payload, WEIGHT_MEASUREMENT_ID)
     flags = reader.u8("Flags")
     imperial = bool(flags & 0x01)
@@ -165,6 +183,47 @@ def parse_weight_measurement(payload: bytes) -> WeightMeasurement:
         height = _scaled(reader.u16("Height"), _HEIGHT_STEP[imperial])
     reader.end()
     return WeightMeasurement(weight, imperial, stamp, user_id, bmi, height)
+
+
+_WEIGHT_SIZES: Final = tuple(
+    3 + (7 if flags & 0x02 else 0) + (1 if flags & 0x04 else 0) + (4 if flags & 0x08 else 0)
+    for flags in range(256)
+)
+# (numerator, denominator) of the mass and height steps, by the imperial bit
+_MASS_RATIO: Final = ((5, 1000), (1, 100))  # 0.005 kg | 0.01 lb
+_HEIGHT_RATIO: Final = ((1, 1000), (1, 10))  # 0.001 m | 0.1 in
+
+
+def _parse_weight(payload: bytes) -> tuple[WeightMeasurement, datetime | None]:
+    """The value and its time stamp as a datetime, in one pass when the length is the one the
+    flags announce (else the field-by-field reader, which raises the error)."""
+    if not payload or len(payload) != _WEIGHT_SIZES[payload[0]]:
+        value = _parse_weight_checked(payload)  # a wrong length always raises there
+        return value, _measured_at(value.time_stamp)
+    flags = payload[0]
+    imperial = flags & 0x01
+    raw_weight = payload[1] | payload[2] << 8
+    weight = None
+    if raw_weight != UNSUCCESSFUL:
+        weight = _ratio_scaled(raw_weight, *_MASS_RATIO[imperial])
+    pos = 3
+    stamp = when = None
+    if flags & 0x02:
+        stamp, when = date_time_at(payload, 3, "Time Stamp", WEIGHT_MEASUREMENT_ID)
+        pos = 10
+    user_id = None
+    if flags & 0x04:
+        user_id = payload[pos]
+        pos += 1
+    bmi = height = None
+    if flags & 0x08:
+        bmi = (payload[pos] | payload[pos + 1] << 8) / 10
+        height = _ratio_scaled(payload[pos + 2] | payload[pos + 3] << 8, *_HEIGHT_RATIO[imperial])
+    return WeightMeasurement(weight, bool(imperial), stamp, user_id, bmi, height), when
+
+
+def parse_weight_measurement(payload: bytes) -> WeightMeasurement:
+    return _parse_weight(payload)[0]
 
 
 def encode_weight_measurement(value: WeightMeasurement) -> bytes:
@@ -195,54 +254,73 @@ def encode_weight_measurement(value: WeightMeasurement) -> bytes:
 
 def decode_weight_measurement(payload: bytes) -> Decoded:
     """``ble.weight_measurement`` -> body_weight, and body_height + bmi when present."""
-    value = parse_weight_measurement(payload)
+    value, when = _parse_weight(payload)
     imperial = value.imperial
+    weight = value.weight
+    stamp = value.time_stamp
     record: dict[str, Any] = {
         "flags": payload[0],
         "units": "imperial" if imperial else "si",
-        "weight": value.weight,
+        "weight": weight,
         "weight_unit": _MASS_UNIT[imperial],
-        "measurement_unsuccessful": value.weight is None,
-        "time_stamp": value.time_stamp.to_json() if value.time_stamp else None,
+        "measurement_unsuccessful": weight is None,
+        "time_stamp": stamp.json_with(when) if stamp else None,
         "user_id": value.user_id,
         "bmi": value.bmi,
         "height": value.height,
         "height_unit": _HEIGHT_UNIT[imperial],
     }
-    common: dict[str, Any] = {
-        "measured_at": _measured_at(value.time_stamp),
-        "user_id": _user(value.user_id),
-    }
-    ms = [
-        measurement(
-            WEIGHT_MEASUREMENT_ID,
-            payload,
-            MeasurementKind.BODY_WEIGHT,
-            value.weight,
-            _UCUM_MASS[imperial],
-            special=Special.NAN if value.weight is None else None,
-            flags=("measurement_unsuccessful",) if value.weight is None else (),
-            **common,
-        )
+    user = _user(value.user_id)
+    wanted: list[tuple[MeasurementKind, float | None, str]] = [
+        (_WEIGHT, weight, _UCUM_MASS[imperial])
     ]
     if value.height is not None:
-        ms.append(
-            measurement(
-                WEIGHT_MEASUREMENT_ID,
-                payload,
-                MeasurementKind.BODY_HEIGHT,
-                value.height,
-                _UCUM_HEIGHT[imperial],
-                **common,
-            )
-        )
+        wanted.append((_HEIGHT, value.height, _UCUM_HEIGHT[imperial]))
     if value.bmi is not None:
-        ms.append(
-            measurement(
-                WEIGHT_MEASUREMENT_ID, payload, MeasurementKind.BMI, value.bmi, "kg/m2", **common
+        wanted.append((_BMI, value.bmi, "kg/m2"))
+    ms = _measurements(WEIGHT_MEASUREMENT_ID, payload, wanted, when, user)
+    return Decoded(WEIGHT_MEASUREMENT_ID, record, ms, raw=payload)
+
+
+def _measurements(
+    protocol: str,
+    payload: bytes,
+    wanted: list[tuple[MeasurementKind, float | None, str]],
+    when: datetime | None,
+    user_id: int | None,
+) -> tuple[Measurement, ...]:
+    """One measurement per ``(kind, value, unit)``; a None value (0xFFFF, only ever the
+    first: weight or body fat) is ``special="nan"`` with ``measurement_unsuccessful``."""
+    create = Measurement.create
+    out = []
+    for kind, number, unit in wanted:
+        try:
+            if number is None:
+                m = create(
+                    kind,
+                    None,
+                    unit,
+                    special=Special.NAN,
+                    flags=_UNSUCCESSFUL_FLAGS,
+                    measured_at=when,
+                    user_id=user_id,
+                )
+            else:
+                m = create(kind, number, unit, measured_at=when, user_id=user_id)
+        except (ValidationError, ArithmeticError, ValueError):  # raised as a FrameError
+            m = measurement(
+                protocol,
+                payload,
+                kind,
+                number,
+                unit,
+                special=Special.NAN if number is None else None,
+                flags=_UNSUCCESSFUL_FLAGS if number is None else (),
+                measured_at=when,
+                user_id=user_id,
             )
-        )
-    return Decoded(WEIGHT_MEASUREMENT_ID, record, tuple(ms), raw=payload)
+        out.append(m)
+    return tuple(out)
 
 
 # --------------------------------------------------------------------------- 0x2A9E
@@ -355,7 +433,8 @@ def _bc_step(kind: str, imperial: bool) -> Decimal:
     }[kind]
 
 
-def parse_body_composition(payload: bytes) -> BodyCompositionMeasurement:
+def _parse_body_composition_checked(payload: bytes) -> BodyCompositionMeasurement:
+    """Field by field, naming the field where a value ends or breaks the spec."""
     reader = Reader(payload, BODY_COMPOSITION_ID)
     flags = reader.u16("Flags")
     imperial = bool(flags & 0x0001)
@@ -373,6 +452,76 @@ def parse_body_composition(payload: bytes) -> BodyCompositionMeasurement:
             fields[name] = raw if kind == "kj" else _scaled(raw, _bc_step(kind, imperial))
     reader.end()
     return BodyCompositionMeasurement(**fields)
+
+
+#: by the imperial bit: (name, flag mask, numerator, denominator) of the optional fields;
+#: numerator 0 marks basal metabolism, a plain integer (kJ)
+_BC_LAYOUT: Final = tuple(
+    tuple(
+        (name, 1 << bit, *((0, 1) if kind == "kj" else _RATIO[_bc_step(kind, imperial)]))
+        for name, bit, kind in _BC_FIELDS
+    )
+    for imperial in (False, True)
+)
+_BC_OPTIONAL_MASK: Final = sum(1 << bit for _, bit, _ in _BC_FIELDS)  # bits 3-11
+
+
+def _bc_size(flags: int) -> int:
+    """The length of a 0x2A9C value with these flags (RFU bits add nothing)."""
+    optional = (flags & _BC_OPTIONAL_MASK).bit_count()
+    return 4 + (7 if flags & 0x0002 else 0) + (1 if flags & 0x0004 else 0) + 2 * optional
+
+
+_BCParsed = tuple[int, float | None, DateTime | None, datetime | None, int | None, dict[str, Any]]
+
+
+def _parse_body_composition(payload: bytes) -> _BCParsed:
+    """(flags, body fat %, time stamp, its datetime, user id, optional fields by name: value or
+    None), in one pass when the length is the one the flags announce (else the
+    field-by-field reader, which raises the error)."""
+    if len(payload) < 2 or len(payload) != _bc_size(payload[0] | payload[1] << 8):
+        value = _parse_body_composition_checked(payload)  # a wrong length always raises there
+        return (
+            int.from_bytes(payload[:2], "little"),
+            value.body_fat_percentage,
+            value.time_stamp,
+            _measured_at(value.time_stamp),
+            value.user_id,
+            {name: getattr(value, name) for name, _, _ in _BC_FIELDS},
+        )
+    flags = payload[0] | payload[1] << 8
+    raw_fat = payload[2] | payload[3] << 8
+    fat = None if raw_fat == UNSUCCESSFUL else raw_fat / 10
+    pos = 4
+    stamp = when = None
+    if flags & 0x0002:
+        stamp, when = date_time_at(payload, 4, "Time Stamp", BODY_COMPOSITION_ID)
+        pos = 11
+    user_id = None
+    if flags & 0x0004:
+        user_id = payload[pos]
+        pos += 1
+    optional: dict[str, Any] = {}
+    for name, mask, numerator, denominator in _BC_LAYOUT[flags & 0x0001]:
+        if flags & mask:
+            raw = payload[pos] | payload[pos + 1] << 8
+            pos += 2
+            optional[name] = raw * numerator / denominator if numerator else raw
+        else:
+            optional[name] = None
+    return flags, fat, stamp, when, user_id, optional
+
+
+def parse_body_composition(payload: bytes) -> BodyCompositionMeasurement:
+    flags, fat, stamp, _, user_id, optional = _parse_body_composition(payload)
+    return BodyCompositionMeasurement(
+        body_fat_percentage=fat,
+        imperial=bool(flags & 0x0001),
+        time_stamp=stamp,
+        user_id=user_id,
+        multiple_packet_measurement=bool(flags & 0x1000),
+        **optional,
+    )
 
 
 def encode_body_composition(value: BodyCompositionMeasurement) -> bytes:
@@ -409,61 +558,29 @@ def encode_body_composition(value: BodyCompositionMeasurement) -> bytes:
 
 def decode_body_composition(payload: bytes) -> Decoded:
     """``ble.body_composition`` -> body_fat, plus body_weight / body_height when present."""
-    value = parse_body_composition(payload)
-    imperial = value.imperial
+    flags, fat, stamp, when, user_id, optional = _parse_body_composition(payload)
+    imperial = bool(flags & 0x0001)
     record: dict[str, Any] = {
-        "flags": int.from_bytes(payload[:2], "little"),
+        "flags": flags,
         "units": "imperial" if imperial else "si",
-        "body_fat_percentage": value.body_fat_percentage,
-        "measurement_unsuccessful": value.body_fat_percentage is None,
-        "time_stamp": value.time_stamp.to_json() if value.time_stamp else None,
-        "user_id": value.user_id,
+        "body_fat_percentage": fat,
+        "measurement_unsuccessful": fat is None,
+        "time_stamp": stamp.json_with(when) if stamp else None,
+        "user_id": user_id,
     }
-    for name, _bit, _kind in _BC_FIELDS:
-        record[name] = getattr(value, name)
+    record.update(optional)
     record["mass_unit"] = _MASS_UNIT[imperial]
     record["height_unit"] = _HEIGHT_UNIT[imperial]
-    record["multiple_packet_measurement"] = value.multiple_packet_measurement
-    common: dict[str, Any] = {
-        "measured_at": _measured_at(value.time_stamp),
-        "user_id": _user(value.user_id),
-    }
-    unsuccessful = value.body_fat_percentage is None
-    ms: list[Measurement] = [
-        measurement(
-            BODY_COMPOSITION_ID,
-            payload,
-            MeasurementKind.BODY_FAT,
-            value.body_fat_percentage,
-            "%",
-            special=Special.NAN if unsuccessful else None,
-            flags=("measurement_unsuccessful",) if unsuccessful else (),
-            **common,
-        )
-    ]
-    if value.weight is not None:
-        ms.append(
-            measurement(
-                BODY_COMPOSITION_ID,
-                payload,
-                MeasurementKind.BODY_WEIGHT,
-                value.weight,
-                _UCUM_MASS[imperial],
-                **common,
-            )
-        )
-    if value.height is not None:
-        ms.append(
-            measurement(
-                BODY_COMPOSITION_ID,
-                payload,
-                MeasurementKind.BODY_HEIGHT,
-                value.height,
-                _UCUM_HEIGHT[imperial],
-                **common,
-            )
-        )
-    return Decoded(BODY_COMPOSITION_ID, record, tuple(ms), raw=payload)
+    record["multiple_packet_measurement"] = bool(flags & 0x1000)
+    wanted: list[tuple[MeasurementKind, float | None, str]] = [(_FAT, fat, "%")]
+    weight = optional["weight"]
+    if weight is not None:
+        wanted.append((_WEIGHT, weight, _UCUM_MASS[imperial]))
+    height = optional["height"]
+    if height is not None:
+        wanted.append((_HEIGHT, height, _UCUM_HEIGHT[imperial]))
+    ms = _measurements(BODY_COMPOSITION_ID, payload, wanted, when, _user(user_id))
+    return Decoded(BODY_COMPOSITION_ID, record, ms, raw=payload)
 
 
 PROTOCOLS: Final = (

@@ -48,7 +48,6 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Final
 
@@ -112,6 +111,9 @@ MAX_RECORD: Final = 32 * 1024
 _BREAKERS: Final = frozenset({STX, ENQ, EOT, ACK, NAK, LF})
 _NUMBER: Final = re.compile(r"[0-9]{1,6}(?:\.[0-9]{1,4})?")
 _HEX: Final = frozenset(b"0123456789ABCDEF")
+_GLUCOSE: Final = MeasurementKind.GLUCOSE
+#: what frame text must not hold: control characters other than CR, and DEL
+_TEXT_CONTROLS: Final = bytes(b for b in range(0x20) if b != CR) + b"\x7f"
 
 REFERENCE_METHODS: Final = {"P": "plasma", "B": "whole_blood", "C": "capillary"}
 GLUCOSE_UNITS: Final = {"mg/dL": "mg/dL", "mmol/L": "mmol/L"}
@@ -192,7 +194,7 @@ def parse_frame(frame: bytes) -> Frame:
     if wire != calculated:
         raise ChecksumError(wire, calculated, protocol=PROTOCOL_ID, raw=frame)
     text = frame[2:-5]
-    if any(b < 0x20 and b != CR for b in text) or 0x7F in text:
+    if len(text.translate(None, _TEXT_CONTROLS)) != len(text):
         raise FrameError("control character inside frame text", protocol=PROTOCOL_ID, raw=frame)
     return Frame(frame[1] - 0x30, bytes(text), terminator == ETX)
 
@@ -303,6 +305,15 @@ def encode_terminator(sequence: int = 1, code: str = "N") -> str:
 
 def decode_record(text: str | bytes, delimiters: Delimiters = DEFAULT_DELIMITERS) -> Decoded:
     """Decode one E1394 record (without frame; trailing CR allowed)."""
+    record, measurements, raw = _record(text, delimiters)
+    return Decoded(PROTOCOL_ID, record, measurements, raw=raw)
+
+
+_Parts = tuple[dict[str, Any], tuple[Measurement, ...], bytes]
+
+
+def _record(text: str | bytes, delimiters: Delimiters) -> _Parts:
+    """:func:`decode_record` as (record, measurements, raw bytes)."""
     raw = text if isinstance(text, bytes) else text.encode("latin-1", "replace")
     if isinstance(text, bytes):
         try:
@@ -330,14 +341,14 @@ def decode_record(text: str | bytes, delimiters: Delimiters = DEFAULT_DELIMITERS
         return _decode_result(fields, delimiters, raw)
     if kind == "P":
         record = {"record_type": "patient", "sequence_number": _int(fields[1], raw)}
-        return Decoded(PROTOCOL_ID, record, (), raw=raw)
+        return record, (), raw
     if kind == "L":
         record = {
             "record_type": "terminator",
             "sequence_number": _int(fields[1], raw),
             "termination_code": fields[2] if len(fields) > 2 and fields[2] else None,
         }
-        return Decoded(PROTOCOL_ID, record, (), raw=raw)
+        return record, (), raw
     raise UnsupportedMessage(f"record type {kind!r} is not decoded", protocol=PROTOCOL_ID, raw=raw)
 
 
@@ -351,7 +362,7 @@ def header_delimiters(text: str) -> Delimiters:
     return Delimiters(*chars)
 
 
-def _decode_header(body: str, raw: bytes) -> Decoded:
+def _decode_header(body: str, raw: bytes) -> _Parts:
     try:
         d = header_delimiters(body)
     except FrameError as exc:
@@ -382,10 +393,10 @@ def _decode_header(body: str, raw: bytes) -> Decoded:
         "version": fields[12] or None,
         "timestamp": _timestamp(stamp, raw).isoformat() if stamp else None,
     }
-    return Decoded(PROTOCOL_ID, record, (), raw=raw)
+    return record, (), raw
 
 
-def _decode_result(fields: list[str], d: Delimiters, raw: bytes) -> Decoded:
+def _decode_result(fields: list[str], d: Delimiters, raw: bytes) -> _Parts:
     if len(fields) >= 12 and _digits(fields[11]):
         layout, stamp = "classic", fields[11]
         markers = _tokens(fields[6], d) + _tokens(fields[7], d)
@@ -416,7 +427,7 @@ def _decode_result(fields: list[str], d: Delimiters, raw: bytes) -> Decoded:
         "layout": layout,
     }
     if analyte != "Glucose":
-        return Decoded(PROTOCOL_ID, record, (), raw=raw)
+        return record, (), raw
     if unit not in GLUCOSE_UNITS:
         raise UnsupportedMessage(f"glucose unit {unit!r}", protocol=PROTOCOL_ID, raw=raw)
     flags: list[str] = []
@@ -438,7 +449,7 @@ def _decode_result(fields: list[str], d: Delimiters, raw: bytes) -> Decoded:
     else:
         value = _number(fields[3], raw)
     measurement = Measurement.create(
-        MeasurementKind.GLUCOSE,
+        _GLUCOSE,
         value,
         GLUCOSE_UNITS[unit],
         special=special,
@@ -447,7 +458,7 @@ def _decode_result(fields: list[str], d: Delimiters, raw: bytes) -> Decoded:
         sequence=sequence,
         context=context,
     )
-    return Decoded(PROTOCOL_ID, record, (measurement,), raw=raw)
+    return record, (measurement,), raw
 
 
 def _digits(text: str) -> bool:
@@ -471,16 +482,23 @@ def _int(text: str, raw: bytes) -> int:
 def _number(text: str, raw: bytes) -> float:
     if _NUMBER.fullmatch(text) is None:
         raise FrameError(f"value {text[:12]!r} is not a reading", protocol=PROTOCOL_ID, raw=raw)
-    return float(Decimal(text))
+    # float() of a plain decimal string is correctly rounded: float(Decimal(text)) exactly
+    return float(text)
 
 
 def _timestamp(text: str, raw: bytes) -> datetime:
     if len(text) not in (12, 14) or not _digits(text):
         raise FrameError(f"date {text!r} is not YYYYMMDDHHMM[SS]", protocol=PROTOCOL_ID, raw=raw)
-    month, day, hour, minute = (int(text[i : i + 2]) for i in range(4, 12, 2))
     second = int(text[12:14]) if len(text) == 14 else 0
     try:
-        return datetime(int(text[:4]), month, day, hour, minute, second)
+        return datetime(
+            int(text[:4]),
+            int(text[4:6]),
+            int(text[6:8]),
+            int(text[8:10]),
+            int(text[10:12]),
+            second,
+        )
     except ValueError as exc:
         raise FrameError(f"invalid date {text!r}: {exc}", protocol=PROTOCOL_ID, raw=raw) from exc
 
@@ -500,15 +518,12 @@ def decode(frame: bytes) -> Decoded:
         if not parsed.ends_record:
             record = {"message": "frame", **link, "text": parsed.text.decode("latin-1")}
             return Decoded(PROTOCOL_ID, record, (), raw=frame)
-        decoded = decode_record(parsed.text)
+        record, measurements, _ = _record(parsed.text, DEFAULT_DELIMITERS)
         return Decoded(
-            PROTOCOL_ID, {"message": "record", **link, **decoded.record}, decoded.measurements,
-            raw=frame,
-        )  # fmt: skip
-    decoded = decode_record(frame)
-    return Decoded(
-        PROTOCOL_ID, {"message": "record", **decoded.record}, decoded.measurements, raw=frame
-    )
+            PROTOCOL_ID, {"message": "record", **link, **record}, measurements, raw=frame
+        )
+    record, measurements, _ = _record(frame, DEFAULT_DELIMITERS)
+    return Decoded(PROTOCOL_ID, {"message": "record", **record}, measurements, raw=frame)
 
 
 # --------------------------------------------------------------------------- stream

@@ -90,6 +90,18 @@ KINDS: Final[dict[str, MeasurementKind]] = {
 MAX_FRAME: Final = 80
 _FIELD: Final = re.compile(r"[0-9]{1,3}")
 _START: Final = re.compile(rb"[PL]:|ACCUTORR")
+_BANNER: Final = BANNER.decode()
+_PROMPT: Final = PROMPT.decode()
+
+
+def _line_pattern(count: int) -> re.Pattern[str]:
+    """``count`` comma-separated fields, each a dash marker (``-``, ``--``, ``---``) or 1-3
+    digits, with any whitespace around it (\\s is what str.strip() removes)."""
+    return re.compile(",".join([r"\s*(-{1,3}|[0-9]{1,3})\s*"] * count))
+
+
+#: command -> the whole field list of a valid line (a mismatch is checked field by field)
+_LINES: Final = {"P": _line_pattern(len(PATIENT_FIELDS)), "L": _line_pattern(len(LIMIT_FIELDS))}
 
 
 def decode(frame: bytes) -> Decoded:
@@ -106,7 +118,7 @@ def decode(frame: bytes) -> Decoded:
     except UnicodeDecodeError:
         raise FrameError("line is not ASCII", protocol=PROTOCOL_ID, raw=frame) from None
     stripped = line.strip()
-    if stripped.startswith(BANNER.decode()) or stripped == PROMPT.decode():
+    if stripped.startswith(_BANNER) or stripped == _PROMPT:
         return Decoded(PROTOCOL_ID, {"command": None, "message": stripped}, (), raw=bytes(frame))
     if len(stripped) < 2 or stripped[1] != ":":
         raise FrameError(
@@ -121,21 +133,16 @@ def decode(frame: bytes) -> Decoded:
         raise UnsupportedMessage(
             f"response to command {command!r} is not decoded", protocol=PROTOCOL_ID, raw=frame
         )
-    fields = [f.strip() for f in stripped[2:].split(",")]
-    if len(fields) != len(names):
-        raise FrameError(
-            f"{command}: has {len(fields)} fields, expected {len(names)}",
-            protocol=PROTOCOL_ID,
-            raw=frame,
-        )
     record: dict[str, Any] = {"command": command}
-    for name, text in zip(names, fields, strict=True):
-        if text in ("--", "---", "-"):
+    line_match = _LINES[command].fullmatch(stripped, 2)
+    fields = (
+        line_match.groups()
+        if line_match is not None
+        else _checked_fields(command, names, stripped, frame)  # raises for a bad field
+    )
+    for name, text in zip(names, fields, strict=True):  # each a dash marker or 1-3 digits
+        if text[0] == "-":
             record[name] = None
-        elif not _FIELD.fullmatch(text):
-            raise FrameError(
-                f"{name} field {text!r} is not a number", protocol=PROTOCOL_ID, raw=frame
-            )
         elif name in STATUS_FIELDS:
             record[name] = text
         else:
@@ -143,11 +150,31 @@ def decode(frame: bytes) -> Decoded:
     measurements: tuple[Measurement, ...] = ()
     if command == "P":
         measurements = tuple(
-            Measurement.create(kind, record[name])
-            for name, kind in KINDS.items()
-            if record[name] is not None
+            [
+                Measurement.create(kind, record[name])
+                for name, kind in KINDS.items()
+                if record[name] is not None
+            ]
         )
     return Decoded(PROTOCOL_ID, record, measurements, raw=bytes(frame))
+
+
+def _checked_fields(command: str, names: tuple[str, ...], stripped: str, frame: bytes) -> list[str]:
+    """The fields, stripped, one by one: FrameError for a wrong field count or the first
+    field that is neither a dash marker nor a number."""
+    fields = [f.strip() for f in stripped[2:].split(",")]
+    if len(fields) != len(names):
+        raise FrameError(
+            f"{command}: has {len(fields)} fields, expected {len(names)}",
+            protocol=PROTOCOL_ID,
+            raw=frame,
+        )
+    for name, text in zip(names, fields, strict=True):
+        if text not in ("--", "---", "-") and not _FIELD.fullmatch(text):
+            raise FrameError(
+                f"{name} field {text!r} is not a number", protocol=PROTOCOL_ID, raw=frame
+            )
+    return fields
 
 
 def _field(value: int | None) -> str:

@@ -23,9 +23,11 @@ Special values (exponent 0; any other exponent is an ordinary number)::
     -INF        0x0802   0x00800002
     reserved    0x0801   0x00800001
 
-Decoded values are exact decimals (``mantissa * 10**exponent`` computed with
-:class:`~decimal.Decimal`, then converted to float), so ``48 * 10**-1`` is 4.8,
-never 4.800000000000001.
+Decoded values are exact decimals: the float nearest ``mantissa * 10**exponent``
+(``MedFloat.decimal`` gives the :class:`~decimal.Decimal` itself), so ``48 * 10**-1`` is
+4.8, never 4.800000000000001. The float is computed as the integer quotient
+``48 / 10``, which Python rounds correctly: the same float as ``float(Decimal("4.8"))``,
+without a Decimal per value.
 
 Sources: IEEE 11073-20601 (MDER FLOAT-Type/SFLOAT-Type), Bluetooth SIG GATT
 Specification Supplement (medfloat16/medfloat32), Nordic Semiconductor
@@ -40,7 +42,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from typing import Any, Final
 
 from cart.errors import FrameError, IncompleteFrame
-from cart.measurement import Special
+from cart.measurement import Special, slot_setters
 from cart.protocols.base import Decoded, PayloadKind, ProtocolSpec
 
 __all__ = [
@@ -62,9 +64,11 @@ __all__ = [
     "encode_float",
     "encode_sfloat",
     "float32",
+    "float_from_raw",
     "parse_float",
     "parse_sfloat",
     "sfloat",
+    "sfloat_from_raw",
 ]
 
 SFLOAT_ID: Final = "ieee11073.sfloat"
@@ -94,14 +98,42 @@ class MedFloat:
 
     @property
     def value(self) -> float | None:
-        """The value as a float (exact decimal first), or None for a special value."""
-        exact = self.decimal
-        return None if exact is None else float(exact)
+        """The value as a float (the float nearest the exact decimal), or None for a special.
+
+        Same result as ``float(self.decimal)`` without Decimal: Python's int / int and
+        int -> float conversions are correctly rounded, so ``72 / 10`` is the float nearest
+        7.2 exactly as ``float(Decimal("7.2"))`` is."""
+        if self.special is not None:
+            return None
+        return _exact_float(self.mantissa, self.exponent)
 
     def to_json(self) -> dict[str, Any]:
         """``{"value": number or "nan"/"nres"/"+inf"/"-inf"/"reserved", "mantissa", ...}``."""
-        value: float | str | None = self.special.value if self.special else self.value
-        return {"value": value, "mantissa": self.mantissa, "exponent": self.exponent}
+        special = self.special
+        mantissa = self.mantissa
+        exponent = self.exponent
+        return {
+            "value": special.value if special else _exact_float(mantissa, exponent),
+            "mantissa": mantissa,
+            "exponent": exponent,
+        }
+
+
+# 10**n for every exponent FLOAT can carry (-128..127): exact Python ints.
+_POW10: Final[tuple[int, ...]] = tuple(10**n for n in range(129))
+
+
+def _exact_float(mantissa: int, exponent: int) -> float:
+    """``float(Decimal(mantissa).scaleb(exponent))``, i.e. the float nearest the exact value.
+
+    Both int / int (true division) and int -> float are correctly rounded in CPython, so
+    this is bit-for-bit the Decimal result (4.8, never 4.800000000000001), with no Decimal
+    (checked for every SFLOAT in tests/protocols/test_fast_paths.py)."""
+    if exponent < 0:
+        return mantissa / _POW10[-exponent]
+    if exponent == 0:
+        return float(mantissa)
+    return float(mantissa * _POW10[exponent])
 
 
 MedFloatLike = MedFloat | int | float | Decimal | str
@@ -161,25 +193,57 @@ FLOAT_NEG_INF: Final = MedFloat(-0x7FFFFE, 0, Special.NEG_INF)
 FLOAT_RESERVED: Final = MedFloat(-0x7FFFFF, 0, Special.RESERVED)
 
 
-def _signed(raw: int, bits: int) -> int:
-    return raw - (1 << bits) if raw & (1 << (bits - 1)) else raw
+_SFLOAT_SPECIALS: Final = _SFLOAT.specials()
+_FLOAT_SPECIALS: Final = _FLOAT.specials()
+_new = object.__new__
+_set_mantissa, _set_exponent, _set_special = slot_setters(MedFloat)
 
 
-def _from_raw(raw: int, fmt: _Format) -> MedFloat:
-    mantissa = _signed(raw & ((1 << fmt.mantissa_bits) - 1), fmt.mantissa_bits)
-    exponent = _signed(raw >> fmt.mantissa_bits, fmt.exponent_bits)
-    special = fmt.specials().get(mantissa) if exponent == 0 else None
-    return MedFloat(mantissa, exponent, special)
+def _medfloat(mantissa: int, exponent: int, special: Special | None) -> MedFloat:
+    """``MedFloat(mantissa, exponent, special)`` without the frozen ``__init__`` (whose three
+    ``object.__setattr__`` calls dominate decoding an SFLOAT); the same object."""
+    number = _new(MedFloat)
+    _set_mantissa(number, mantissa)
+    _set_exponent(number, exponent)
+    _set_special(number, special)
+    return number
+
+
+def sfloat_from_raw(raw: int) -> MedFloat:
+    """The SFLOAT of a 16-bit unsigned wire value (for decoders that unpack several fields
+    at once with :mod:`struct`)."""
+    mantissa = raw & 0x0FFF
+    if mantissa & 0x0800:
+        mantissa -= 0x1000
+    exponent = raw >> 12
+    if exponent & 0x08:
+        exponent -= 0x10
+    number = _new(MedFloat)  # _medfloat(), inlined: this runs for every SFLOAT of a profile
+    _set_mantissa(number, mantissa)
+    _set_exponent(number, exponent)
+    _set_special(number, _SFLOAT_SPECIALS.get(mantissa) if exponent == 0 else None)
+    return number
+
+
+def float_from_raw(raw: int) -> MedFloat:
+    """The FLOAT of a 32-bit unsigned wire value."""
+    mantissa = raw & 0xFFFFFF
+    if mantissa & 0x800000:
+        mantissa -= 0x1000000
+    exponent = raw >> 24
+    if exponent & 0x80:
+        exponent -= 0x100
+    return _medfloat(mantissa, exponent, _FLOAT_SPECIALS.get(mantissa) if exponent == 0 else None)
 
 
 def sfloat_from_bytes(data: bytes | memoryview) -> MedFloat:
     """Decode exactly 2 bytes (no length check beyond that; used by the profile readers)."""
-    return _from_raw(int.from_bytes(data, "little"), _SFLOAT)
+    return sfloat_from_raw(int.from_bytes(data, "little"))
 
 
 def float_from_bytes(data: bytes | memoryview) -> MedFloat:
     """Decode exactly 4 bytes (no length check beyond that; used by the profile readers)."""
-    return _from_raw(int.from_bytes(data, "little"), _FLOAT)
+    return float_from_raw(int.from_bytes(data, "little"))
 
 
 def _coerce(value: MedFloatLike, fmt: _Format) -> MedFloat:

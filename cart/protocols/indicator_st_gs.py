@@ -30,7 +30,6 @@ TI-02-P manual §7.1 "Auto weight format string"; Dini Argeo 3590EKR/EXP technic
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
 from typing import Any, Final, Literal
 
 from cart.errors import FrameError, UnsupportedMessage
@@ -145,11 +144,9 @@ def decode(frame: bytes) -> Decoded:
         raise FrameError(f"no number in {rest.strip()[:20]!r}", protocol=PROTOCOL_ID, raw=frame)
     if unit is None:
         raise FrameError("reading without a unit", protocol=PROTOCOL_ID, raw=frame)
-    try:
-        number = Decimal(data["digits"])
-    except InvalidOperation:  # pragma: no cover - the regex admits only decimal digits
-        raise FrameError("malformed number", protocol=PROTOCOL_ID, raw=frame) from None
-    value = float(-number if data["sign"] == "-" else number)
+    # float() of plain decimal digits is correctly rounded: float(Decimal(digits)) exactly
+    number = float(data["digits"])
+    value = -number if data["sign"] == "-" else number
     record["value"] = value
     measurement = Measurement.create(unit[0], value, unit[1], flags=flags)
     return Decoded(PROTOCOL_ID, record, (measurement,), raw=bytes(frame))

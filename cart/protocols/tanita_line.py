@@ -35,7 +35,6 @@ p.13; BD-815U manual p.12.
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 from cart.errors import BufferOverflow, ChecksumError, FrameError, UnsupportedMessage
@@ -72,9 +71,15 @@ NAMED: Final[dict[str, str]] = {
     "TI": "time",
 }
 CONTROL_HEADERS: Final = frozenset({"{0", "~0", "~1", "~2"})
+_WEIGHT: Final = MeasurementKind.BODY_WEIGHT
+_HEIGHT: Final = MeasurementKind.BODY_HEIGHT
+_BMI: Final = MeasurementKind.BMI
+_FAT: Final = MeasurementKind.BODY_FAT
 
 _FT_IN: Final = re.compile(r"(?P<ft>[0-9]{1,2})\s*['\-]\s*(?P<inch>[0-9]{1,2}(?:\.[0-9]+)?)\"?")
-_HEX2: Final = re.compile(r"[0-9A-Fa-f]{2}")
+_HEX_DIGITS: Final = "0123456789ABCDEFabcdef"
+_HEX2: Final = frozenset(a + b for a in _HEX_DIGITS for b in _HEX_DIGITS)  # "00".."ff"
+_NUMBER: Final = re.compile(r"[+-]?[0-9]+(?:\.[0-9]*)?")
 
 
 def checksum(data: bytes) -> int:
@@ -102,20 +107,21 @@ def decode(frame: bytes) -> Decoded:
     except UnicodeDecodeError:
         raise FrameError("line is not ASCII", protocol=PROTOCOL_ID, raw=frame) from None
 
-    tokens = [t.strip() for t in text.split(",")]
+    tokens = text.split(",")
+    # strip only if there is whitespace (manual typesetting: ", "); every ASCII whitespace
+    # character but the space is unprintable
+    if " " in text or not text.isprintable():
+        tokens = [t.strip() for t in tokens]
     if len(tokens) % 2:
         raise FrameError(
             f"{len(tokens)} fields: headers and values must pair up",
             protocol=PROTOCOL_ID,
             raw=frame,
         )
-    items: dict[str, str] = {}
-    for header, text_value in zip(tokens[::2], tokens[1::2], strict=True):
-        if not header or len(header) > 2:
-            raise FrameError(f"bad header {header!r}", protocol=PROTOCOL_ID, raw=frame)
-        if header in items:
-            raise FrameError(f"header {header!r} appears twice", protocol=PROTOCOL_ID, raw=frame)
-        items[header] = text_value
+    pairs = iter(tokens)
+    items = dict(zip(pairs, pairs, strict=False))  # header -> value (even count: checked)
+    if 2 * len(items) != len(tokens) or "" in items or max(map(len, items)) > 2:
+        _check_headers(tokens[::2], frame)  # raises, naming the first bad header
     if tokens[0] != "{0":
         raise FrameError("a Tanita line starts with '{0'", protocol=PROTOCOL_ID, raw=frame)
 
@@ -124,7 +130,7 @@ def decode(frame: bytes) -> Decoded:
         if tokens[-2] != "CS":
             raise FrameError("CS must be the last item", protocol=PROTOCOL_ID, raw=frame)
         cs = items["CS"]
-        if not _HEX2.fullmatch(cs):
+        if cs not in _HEX2:
             raise FrameError(
                 f"checksum {cs!r} is not 2 hex digits", protocol=PROTOCOL_ID, raw=frame
             )
@@ -144,7 +150,7 @@ def decode(frame: bytes) -> Decoded:
         "bmi": None,
         "body_fat": None,
         "checksum": checksum_wire,
-        "items": {h: _unquote(v) for h, v in items.items() if h not in CONTROL_HEADERS},
+        "items": _record_items(items, tokens, text),
     }
     for header, name in NAMED.items():
         if header in items:
@@ -156,17 +162,17 @@ def decode(frame: bytes) -> Decoded:
         raise FrameError("more than one weight item", protocol=PROTOCOL_ID, raw=frame)
     if weights:
         header = weights[0]
+        unit = WEIGHT_HEADERS[header]
         value = _number(items[header], header, frame)
-        record["weight"], record["weight_unit"] = value, WEIGHT_HEADERS[header]
-        measurements.append(
-            Measurement.create(MeasurementKind.BODY_WEIGHT, value, WEIGHT_HEADERS[header])
-        )
-    if "Hm" in items and "Hf" in items:
+        record["weight"], record["weight_unit"] = value, unit
+        measurements.append(Measurement.create(_WEIGHT, value, unit))
+    height_cm = items.get("Hm")
+    if height_cm is not None and "Hf" in items:
         raise FrameError("both Hm and Hf", protocol=PROTOCOL_ID, raw=frame)
-    if "Hm" in items:
-        height = _number(items["Hm"], "Hm", frame)
+    if height_cm is not None:
+        height = _number(height_cm, "Hm", frame)
         record["height"], record["height_unit"] = height, "cm"
-        measurements.append(Measurement.create(MeasurementKind.BODY_HEIGHT, height, "cm"))
+        measurements.append(Measurement.create(_HEIGHT, height, "cm"))
     elif "Hf" in items:
         feet_inches = _FT_IN.fullmatch(items["Hf"])
         if feet_inches is None:
@@ -175,20 +181,53 @@ def decode(frame: bytes) -> Decoded:
             )
         inches = int(feet_inches["ft"]) * 12 + float(feet_inches["inch"])
         record["height"], record["height_unit"] = items["Hf"], "ft-in"
-        measurements.append(Measurement.create(MeasurementKind.BODY_HEIGHT, inches, "[in_i]"))
-    if "MI" in items:
-        bmi = _number(items["MI"], "MI", frame)
+        measurements.append(Measurement.create(_HEIGHT, inches, "[in_i]"))
+    bmi_text = items.get("MI")
+    if bmi_text is not None:
+        bmi = _number(bmi_text, "MI", frame)
         record["bmi"] = bmi
-        measurements.append(Measurement.create(MeasurementKind.BMI, bmi, "kg/m2"))
-    if "FW" in items:
-        fat = _number(items["FW"], "FW", frame)
+        measurements.append(Measurement.create(_BMI, bmi, "kg/m2"))
+    fat_text = items.get("FW")
+    if fat_text is not None:
+        fat = _number(fat_text, "FW", frame)
         record["body_fat"] = fat
-        measurements.append(Measurement.create(MeasurementKind.BODY_FAT, fat, "%"))
+        measurements.append(Measurement.create(_FAT, fat, "%"))
     if not measurements:
         raise UnsupportedMessage(
             "no weight, height, BMI or fat item in the line", protocol=PROTOCOL_ID, raw=frame
         )
     return Decoded(PROTOCOL_ID, record, tuple(measurements), raw=bytes(frame))
+
+
+def _check_headers(headers: list[str], frame: bytes) -> None:
+    """Raise FrameError for the first empty, too long or repeated header."""
+    seen: set[str] = set()
+    for header in headers:
+        if not header or len(header) > 2:
+            raise FrameError(f"bad header {header!r}", protocol=PROTOCOL_ID, raw=frame)
+        if header in seen:
+            raise FrameError(f"header {header!r} appears twice", protocol=PROTOCOL_ID, raw=frame)
+        seen.add(header)
+
+
+def _record_items(items: dict[str, str], tokens: list[str], text: str) -> dict[str, str]:
+    """The items without the control pairs, with quotes removed from quoted values.
+
+    Only the few tokens holding a ``"`` are looked at: the token of the character at
+    ``text[i]`` is the number of commas before it."""
+    out = items.copy()
+    for header in CONTROL_HEADERS:
+        out.pop(header, None)
+    quote = text.find('"')
+    while quote >= 0:
+        index = text.count(",", 0, quote)
+        if index % 2:  # a value (headers are at even positions)
+            header, value = tokens[index - 1], tokens[index]
+            if header in out and len(value) >= 2 and value[0] == value[-1] == '"':
+                out[header] = value[1:-1]
+        end = text.find(",", quote)
+        quote = text.find('"', end) if end >= 0 else -1
+    return out
 
 
 def _unquote(value: str) -> str:
@@ -198,14 +237,13 @@ def _unquote(value: str) -> str:
 
 
 def _number(text: str, header: str, frame: bytes) -> float:
-    if not re.fullmatch(r"[+-]?[0-9]+(?:\.[0-9]*)?", text):
+    if _NUMBER.fullmatch(text) is None:
         raise FrameError(
             f"{header} value {text!r} is not a number", protocol=PROTOCOL_ID, raw=frame
         )
-    try:
-        return float(Decimal(text))
-    except InvalidOperation:  # pragma: no cover - the pattern admits decimals only
-        raise FrameError(f"{header} value {text!r}", protocol=PROTOCOL_ID, raw=frame) from None
+    # float() of a plain decimal string is correctly rounded: the same float as
+    # float(Decimal(text)), so 72.4 stays 72.4
+    return float(text)
 
 
 def encode(
