@@ -29,6 +29,12 @@ DRIVERS: dict[tuple[str, str], str] = {
     ("ble", "ble.weight_scale"): "cart.drivers.ble:build",
     ("ble", "ble.blood_pressure"): "cart.drivers.ble:build",
     ("ble", "ble.glucose"): "cart.drivers.ble:build",
+    # serial glucometers (stored-record downloads)
+    ("serial", "onetouch.ultra2"): "cart.drivers.serial_glucometer:build_ultra2",
+    ("serial", "onetouch.ultraeasy"): "cart.drivers.serial_glucometer:build_ultraeasy",
+    ("serial", "taidoc.td42xx"): "cart.drivers.serial_glucometer:build_td42xx",
+    ("serial", "freestyle.optium"): "cart.drivers.serial_glucometer:build_optium",
+    ("serial", "contour.astm"): "cart.drivers.serial_glucometer:build_contour",
     # Modbus RTU (weighing indicators, height rods)
     ("modbus", "modbus.rtu"): "cart.drivers.modbus:build",
 }

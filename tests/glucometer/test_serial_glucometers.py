@@ -1,0 +1,380 @@
+"""Serial glucometers end-to-end over real ptys: downloads, faults, new records, clock skew."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from cart.devices import DeviceConfig, Role
+from cart.drivers.factory import build_driver
+from cart.drivers.serial_glucometer import NO_NEW_RECORDS_ES, SerialGlucometerDriver
+from cart.errors import (
+    CartError,
+    ConfigError,
+    ConnectionLost,
+    DeviceReportedError,
+    DeviceTimeout,
+)
+from cart.measurement import Special
+from cart.screening import measure_devices
+from cart.store import Store, create_db_engine, migrate
+from cart.store.models import Screening
+from simulators.faults import Fault
+from simulators.serial_glucometer import (
+    FAMILIES,
+    GlucometerConfig,
+    GlucometerSimulator,
+    MeterRecord,
+    simulator_for,
+)
+
+#: short link timers so the fault drills stay fast; every new record returned (a
+#: screening's default is the newest only, tested in test_builder_defaults_to_newest_only)
+OPTIONS: dict[str, Any] = {"reply_s": 0.25, "retries": 2, "latest_only": False}
+#: families whose format carries a meal marker
+MEAL_FAMILIES = {"onetouch.ultra2", "taidoc.td42xx", "contour.astm"}
+#: (value, meal) of the default memory: three older readings, then the new one
+EXPECTED = [(96.0, "preprandial"), (142.0, "postprandial"), (118.0, None), (104.0, None)]
+
+
+def _sim(family: str, **config: Any) -> GlucometerSimulator:
+    return simulator_for(family, GlucometerConfig.fast(**config))
+
+
+def _cfg(
+    family: str, port: str, device_id: str = "gluco", timeout_s: float = 2.0, **options: Any
+) -> DeviceConfig:
+    return DeviceConfig(
+        id=device_id,
+        role=Role.GLUCOMETER,
+        driver=family,
+        transport="serial",
+        port=port,
+        timeout_s=timeout_s,
+        options={**OPTIONS, **options},
+    )
+
+
+def _driver(family: str, sim: GlucometerSimulator, **options: Any) -> SerialGlucometerDriver:
+    driver = build_driver(_cfg(family, sim.port, **options))
+    assert isinstance(driver, SerialGlucometerDriver)
+    return driver
+
+
+def _values(measurements: list[Any], family: str) -> list[tuple[float | None, str | None]]:
+    out = []
+    for m in measurements:
+        meal = m.context.get("meal") if family in MEAL_FAMILIES else None
+        out.append((m.value, meal))
+    return out
+
+
+def _expected(family: str) -> list[tuple[float | None, str | None]]:
+    return [(v, meal if family in MEAL_FAMILIES else None) for v, meal in EXPECTED]
+
+
+# --------------------------------------------------------------------------- downloads
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+async def test_family_downloads_the_stored_readings_newest_last(family, no_leaked_tasks):
+    async with _sim(family) as sim:
+        driver = _driver(family, sim)
+        progress: list[str] = []
+        measurements = await driver.measure(lambda p: progress.append(p.stage.value))
+    assert _values(measurements, family) == _expected(family)
+    newest = sim.records[-1]
+    assert measurements[-1].measured_at == newest.measured_at  # the screening keeps the last
+    assert driver.high_water_mark == newest.measured_at
+    assert all(m.kind.value == "glucose" and m.unit == "mg/dL" for m in measurements)
+    assert all("clock_skew" not in m.flags for m in measurements)
+    assert driver.last_clock_skew_s is not None
+    assert abs(driver.last_clock_skew_s) < 120
+    assert measurements[0].device is not None
+    assert measurements[0].device.device_id == "gluco"
+    assert driver.last_raw
+    assert {f.protocol for f in driver.last_raw} == {family}
+    assert progress[0] == "connecting"
+    assert progress[-1] == "done"
+    assert "progress" in progress  # records downloaded so far
+
+
+# --------------------------------------------------------------------------- fault matrix
+
+# (fault, fault_replies) -> expected error; missing = the download succeeds (recovery)
+FAULT_CASES: list[tuple[Fault, int | None, type[CartError] | None]] = [
+    (Fault.NONE, None, None),
+    (Fault.NOISE, None, None),
+    (Fault.CHECKSUM, 1, None),
+    (Fault.CHECKSUM, None, DeviceReportedError),
+    (Fault.BROKEN_FRAME, 1, None),
+    (Fault.BROKEN_FRAME, None, DeviceReportedError),
+    (Fault.TRUNCATED, 1, None),
+    (Fault.TRUNCATED, None, DeviceReportedError),
+    (Fault.SILENCE, None, DeviceTimeout),
+    (Fault.UNPLUG, None, ConnectionLost),
+]
+
+
+def _case_id(case: tuple[Fault, int | None, type[CartError] | None]) -> str:
+    fault, replies, _ = case
+    return f"{fault}-{'once' if replies == 1 else 'always'}"
+
+
+@pytest.mark.parametrize("case", FAULT_CASES, ids=_case_id)
+@pytest.mark.parametrize("family", FAMILIES)
+async def test_family_against_fault(family, case, no_leaked_tasks):
+    fault, replies, expected_error = case
+    async with _sim(family, fault=fault, fault_replies=replies, seed=7) as sim:
+        driver = _driver(family, sim)
+        if expected_error is None:
+            measurements = await driver.measure()
+            assert _values(measurements, family) == _expected(family)
+            assert driver.last_raw
+            if replies is not None or fault is Fault.NOISE:
+                assert sim.faults_injected >= 1  # the fault really hit, and was survived
+        else:
+            with pytest.raises(expected_error) as info:
+                await driver.measure()
+            assert info.value.device_id == "gluco"
+            assert "glucómetro" in info.value.nurse_message
+            assert driver.last_raw == []  # nothing partial
+            assert driver.high_water_mark is None  # the mark only moves on success
+            if fault in (Fault.CHECKSUM, Fault.BROKEN_FRAME, Fault.TRUNCATED):
+                assert sim.faults_injected > OPTIONS["retries"]  # retried, then gave up
+
+
+@pytest.mark.parametrize("family", ["onetouch.ultra2", "onetouch.ultraeasy", "freestyle.optium"])
+async def test_silence_tells_the_nurse_to_check_cable_and_transfer_mode(family, no_leaked_tasks):
+    async with _sim(family, fault=Fault.SILENCE) as sim:
+        with pytest.raises(DeviceTimeout) as info:
+            await _driver(family, sim, timeout_s=10.0).measure()
+    message = info.value.nurse_message
+    assert message.startswith("El glucómetro no responde: revise el cable")
+    assert "Reintentar" in message
+
+
+async def test_a_download_that_outlasts_timeout_s_is_a_timeout(no_leaked_tasks):
+    start = datetime.now().replace(second=0, microsecond=0) - timedelta(days=30)
+    history = tuple(MeterRecord(start + timedelta(hours=i), 100 + i) for i in range(60))
+    async with _sim("taidoc.td42xx", history=history, reply_delay_s=0.01) as sim:
+        driver = _driver("taidoc.td42xx", sim, timeout_s=0.3)
+        with pytest.raises(DeviceTimeout):
+            await driver.measure()
+    assert driver.last_raw == []
+    assert driver.high_water_mark is None
+
+
+async def test_unplug_mid_dump_tells_the_nurse_nothing_was_kept(no_leaked_tasks):
+    async with _sim("onetouch.ultra2", fault=Fault.UNPLUG) as sim:
+        with pytest.raises(ConnectionLost) as info:
+            await _driver("onetouch.ultra2", sim).measure()
+        assert sim.unplugged
+    assert "se desconectó durante la descarga" in info.value.nurse_message
+
+
+@pytest.mark.parametrize("family", ["onetouch.ultra2", "onetouch.ultraeasy", "freestyle.optium"])
+async def test_reading_above_range_is_a_special_not_a_number(family, no_leaked_tasks):
+    async with _sim(family, fault=Fault.OVERLOAD) as sim:
+        measurements = await _driver(family, sim).measure()
+    newest = measurements[-1]
+    assert newest.value is None
+    assert newest.special is Special.POS_INF
+    assert "above_range" in newest.flags
+
+
+async def test_contour_reading_above_range_is_a_special(no_leaked_tasks):
+    async with _sim("contour.astm", fault=Fault.OVERLOAD) as sim:
+        measurements = await _driver("contour.astm", sim).measure()
+    assert measurements[-1].special is Special.POS_INF
+
+
+@pytest.mark.parametrize("family", ["onetouch.ultra2", "freestyle.optium"])
+async def test_echoed_commands_are_skipped(family, no_leaked_tasks):
+    async with _sim(family, echo=True) as sim:
+        measurements = await _driver(family, sim).measure()
+    assert _values(measurements, family) == _expected(family)
+
+
+# --------------------------------------------------------------------------- new records only
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+async def test_second_download_returns_only_the_new_reading(family, no_leaked_tasks):
+    async with _sim(family) as sim:
+        driver = _driver(family, sim)
+        first = await driver.measure()
+        assert len(first) == 4
+        records_after_first = sim.records_read
+        added = sim.add_reading(131)
+        second = await driver.measure()
+        assert [m.value for m in second] == [131.0]
+        assert driver.high_water_mark == added.measured_at
+        assert driver.last_raw  # the clock reply and the new record's frames
+        if family in ("onetouch.ultraeasy", "taidoc.td42xx"):
+            # index-addressed: reading stops at the first old record (0 is the newest)
+            assert sim.records_read - records_after_first == 2  # the new one, one old one
+        with pytest.raises(DeviceReportedError) as info:
+            await driver.measure()  # nothing new on the meter
+        assert info.value.nurse_message == NO_NEW_RECORDS_ES
+        assert driver.high_water_mark == added.measured_at
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+async def test_replayed_records_are_deduplicated(family, no_leaked_tasks):
+    async with _sim(family, replay=True) as sim:
+        measurements = await _driver(family, sim).measure()
+    assert _values(measurements, family) == _expected(family)
+
+
+async def test_high_water_mark_from_devices_toml_and_latest_only(no_leaked_tasks):
+    async with _sim("onetouch.ultra2") as sim:
+        mark = sim.records[1].measured_at  # the first two were read before
+        driver = _driver("onetouch.ultra2", sim, high_water_mark=mark.isoformat())
+        assert driver.high_water_mark == mark
+        assert [m.value for m in await driver.measure()] == [118.0, 104.0]
+        sim.add_reading(150)
+        sim.add_reading(160)
+        driver.options = type(driver.options)(**{**_options(driver), "latest_only": True})
+        assert [m.value for m in await driver.measure()] == [160.0]
+        assert driver.high_water_mark == sim.records[-1].measured_at
+
+
+def _options(driver: SerialGlucometerDriver) -> dict[str, Any]:
+    o = driver.options
+    return {f: getattr(o, f) for f in o.__dataclass_fields__}
+
+
+@pytest.mark.parametrize("family", ["onetouch.ultra2", "contour.astm"])
+async def test_control_solution_is_not_returned_but_advances_the_mark(family, no_leaked_tasks):
+    now = datetime.now().replace(second=0, microsecond=0)
+    history = (
+        MeterRecord(now - timedelta(hours=3), 99),
+        MeterRecord(now - timedelta(hours=2), 110, control_solution=True),
+    )
+    async with _sim(family, history=history, new_reading_mg_dl=None) as sim:
+        driver = _driver(family, sim)
+        assert [m.value for m in await driver.measure()] == [99.0]
+        assert driver.high_water_mark == now - timedelta(hours=2)
+        sim.add_reading(112, control_solution=True)
+        with pytest.raises(DeviceReportedError):
+            await driver.measure()  # only a control test since: no patient reading
+        assert driver.high_water_mark == sim.records[-1].measured_at
+
+
+async def test_meter_clock_set_back_gets_its_own_advice(no_leaked_tasks):
+    async with _sim("taidoc.td42xx", clock_skew_s=-5 * 86400, new_reading_mg_dl=None) as sim:
+        driver = _driver("taidoc.td42xx", sim, high_water_mark=datetime.now().isoformat())
+        with pytest.raises(DeviceReportedError) as info:
+            await driver.measure()
+    assert "fecha y hora" in info.value.nurse_message
+
+
+# --------------------------------------------------------------------------- clock skew
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+async def test_meter_clock_skew_is_flagged(family, no_leaked_tasks):
+    async with _sim(family, clock_skew_s=-7200) as sim:
+        driver = _driver(family, sim, clock_skew_s=600)
+        measurements = await driver.measure()
+    assert len(measurements) == 4
+    for m in measurements:
+        assert "clock_skew" in m.flags
+        assert abs(int(m.context["clock_skew_s"]) + 7200) <= 61  # minute-resolution clocks
+    assert driver.last_clock_skew_s is not None
+    assert driver.last_clock_skew_s < -7000
+
+
+async def test_skew_under_the_threshold_is_not_flagged(no_leaked_tasks):
+    async with _sim("onetouch.ultraeasy", clock_skew_s=120) as sim:
+        measurements = await _driver("onetouch.ultraeasy", sim, clock_skew_s=600).measure()
+    assert all("clock_skew" not in m.flags for m in measurements)
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"reply_s": "soon"}, "reply_s"),
+        ({"retries": 1.5}, "retries"),
+        ({"latest_only": "yes"}, "latest_only"),
+        ({"high_water_mark": "yesterday"}, "high_water_mark|yesterday"),
+        ({"clock_skew": 60}, "clock_skew"),
+        ({"baudrate": "fast"}, "baudrate|serial"),
+    ],
+)
+def test_bad_options_are_config_errors_naming_the_option(options, named):
+    cfg = DeviceConfig(
+        "gluco", Role.GLUCOMETER, "taidoc.td42xx", "serial", port="/dev/null", options=options
+    )
+    with pytest.raises(ConfigError, match="gluco") as info:
+        build_driver(cfg)
+    assert any(word in info.value.message for word in named.split("|"))
+
+
+def test_family_default_baudrates():
+    for family, baud in [("taidoc.td42xx", 19200), ("freestyle.optium", 19200)]:
+        driver = build_driver(DeviceConfig("g", Role.GLUCOMETER, family, "serial", port="x"))
+        assert driver._serial_settings.baudrate == baud  # type: ignore[attr-defined]
+    driver = build_driver(
+        DeviceConfig(
+            "g", Role.GLUCOMETER, "freestyle.optium", "serial", port="x", options={"baudrate": 9600}
+        )
+    )
+    assert driver._serial_settings.baudrate == 9600  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------- screening
+
+
+async def test_two_glucometers_into_one_screening_nothing_partial(tmp_path, no_leaked_tasks):
+    """Two meters download concurrently; a third, unplugged mid-dump, stores nothing."""
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'cart.db'}")
+    migrate(engine)
+    store = Store(engine)
+    sid = store.add_screening(Screening()).id
+    assert sid is not None
+    async with (
+        _sim("onetouch.ultra2", new_reading_mg_dl=121) as ultra2,
+        _sim("contour.astm", new_reading_mg_dl=133) as contour,
+        _sim("onetouch.ultraeasy", fault=Fault.UNPLUG) as broken,
+    ):
+        drivers = [
+            build_driver(_cfg("onetouch.ultra2", ultra2.port, "gluco1")),
+            build_driver(_cfg("contour.astm", contour.port, "gluco2")),
+            build_driver(_cfg("onetouch.ultraeasy", broken.port, "gluco3")),
+        ]
+        outcomes = await measure_devices(store, sid, drivers)
+    by_device = {o.device_id: o for o in outcomes}
+    assert by_device["gluco1"].ok
+    assert by_device["gluco2"].ok
+    assert isinstance(by_device["gluco3"].error, ConnectionLost)
+    rows = store.measurements_of(sid)
+    assert {r.device_id for r in rows} == {"gluco1", "gluco2"}  # nothing from the unplugged one
+    assert {r.kind for r in rows} == {"glucose"}
+    newest = {d: [r.value for r in rows if r.device_id == d][-1] for d in ("gluco1", "gluco2")}
+    assert newest == {"gluco1": 121.0, "gluco2": 133.0}
+    assert len(store.raw_frames_of(sid)) > 0
+    engine.dispose()
+
+
+async def test_builder_defaults_to_newest_only(no_leaked_tasks):
+    """Without latest_only in devices.toml a screening gets the meter's newest reading."""
+    async with _sim("onetouch.ultra2") as sim:
+        cfg = DeviceConfig(
+            "gluco",
+            Role.GLUCOMETER,
+            "onetouch.ultra2",
+            "serial",
+            port=sim.port,
+            timeout_s=2.0,
+            options={"reply_s": 0.25},
+        )
+        driver = build_driver(cfg)
+        readings = await driver.measure()
+        assert [m.value for m in readings] == [EXPECTED[-1][0]]
