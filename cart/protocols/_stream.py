@@ -4,11 +4,13 @@ Serial devices stream frames separated by a terminator (CR LF) or framed by star
 bytes. :class:`LineStream` buffers fed bytes, hands out complete frames one at a time,
 returns ``NEED_DATA`` when none is complete, and raises :class:`BufferOverflow` when more
 than ``max_buffer`` bytes arrive without a terminator (after discarding them, so the
-stream resynchronises at the next terminator).
+stream resynchronises at the next terminator). :class:`FrameStream` can also drop noise
+in front of a frame on the same line (``resync``: a pattern for the start of a frame).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
@@ -65,6 +67,11 @@ class FrameStream(Generic[T]):
 
     Decode errors are raised for the offending frame only; the buffer has already moved
     past it, so the caller may log the error and keep reading (resynchronisation).
+
+    ``skip(line)`` true drops a line unseen (default: blank lines). ``resync``, a pattern
+    for the start of a frame, drops everything before its LAST match on a line before
+    decoding (noise bytes, a prompt, or a frame cut short by the next one); a line without
+    a match is decoded whole.
     """
 
     def __init__(
@@ -75,10 +82,12 @@ class FrameStream(Generic[T]):
         max_buffer: int = 256,
         protocol: str | None = None,
         skip: Callable[[bytes], bool] | None = None,
+        resync: re.Pattern[bytes] | None = None,
     ) -> None:
         self._lines = LineStream(terminator, max_buffer=max_buffer, protocol=protocol)
         self._decode = decode
         self._skip = skip or (lambda line: not line.strip())
+        self._resync = resync
 
     @property
     def buffered(self) -> int:
@@ -95,6 +104,8 @@ class FrameStream(Generic[T]):
                 return NEED_DATA
             if self._skip(line):
                 continue
+            if self._resync is not None:
+                line = _from_last_match(self._resync, line)
             return self._decode(line)
 
     def frames(self) -> Iterator[T | ProtocolError]:
@@ -108,3 +119,11 @@ class FrameStream(Generic[T]):
             if isinstance(frame, NeedData):
                 return
             yield frame
+
+
+def _from_last_match(pattern: re.Pattern[bytes], line: bytes) -> bytes:
+    """``line`` from the start of the last match of ``pattern`` on it (whole if none)."""
+    start = 0
+    for match in pattern.finditer(line):
+        start = match.start()
+    return line[start:] if start else line

@@ -155,22 +155,14 @@ def encode(
     return f"{prefix}{data}{unit:>3}\r\n".encode("ascii")
 
 
-def _resync(line: bytes) -> bytes:
-    """Drop noise in front of the last header on the line (noise bytes before a frame)."""
-    starts = [m.start() for m in _HEADER_START.finditer(line)]
-    return line[starts[-1] :] if starts else line
-
-
 class WeighingStream(FrameStream[Decoded]):
-    """Stream decoder for a scale streaming A&D lines: feed bytes, pull Decoded frames."""
+    """Stream decoder for a scale streaming A&D lines: feed bytes, pull Decoded frames.
+
+    Noise in front of the last header on a line (noise bytes before a frame) is dropped.
+    """
 
     def __init__(self, *, max_buffer: int = 128) -> None:
-        super().__init__(
-            lambda line: decode(_resync(line)),
-            b"\r\n",
-            max_buffer=max_buffer,
-            protocol=PROTOCOL_ID,
-        )
+        super().__init__(decode, max_buffer=max_buffer, protocol=PROTOCOL_ID, resync=_HEADER_START)
 
 
 PROTOCOLS: Final = (

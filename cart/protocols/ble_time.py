@@ -36,7 +36,7 @@ from typing import Any, Final
 
 from cart.errors import FrameError
 from cart.protocols.base import Decoded, PayloadKind, ProtocolSpec
-from cart.protocols.ble_common import DateTime, Reader, bit_names, check_uint
+from cart.protocols.ble_common import DateTime, Reader, bit_names, check_uint, date_time_at
 
 __all__ = [
     "ADJUST_REASONS",
@@ -100,7 +100,10 @@ def encode_date_time(value: DateTime) -> bytes:
 
 def decode_date_time(payload: bytes) -> Decoded:
     """``ble.date_time``: record ``{"timestamp": ISO or None, "year", ..., "seconds"}``."""
-    return Decoded(DATE_TIME_ID, parse_date_time(payload).to_json(), raw=payload)
+    if len(payload) != 7:
+        parse_date_time(payload)  # raises IncompleteFrame / FrameError for the length
+    value, when = date_time_at(payload, 0, "Date Time", DATE_TIME_ID)
+    return Decoded(DATE_TIME_ID, value.json_with(when), raw=payload)
 
 
 def parse_current_time(payload: bytes) -> CurrentTime:

@@ -219,21 +219,18 @@ def encode_alarm_limits(limits: dict[str, int | None]) -> bytes:
     return ("L:" + ",".join(_field(limits.get(n)) for n in LIMIT_FIELDS) + "\r\n").encode()
 
 
-def _resync(line: bytes) -> bytes:
-    """Drop the prompt and noise in front of the last response start on the line."""
-    starts = [m.start() for m in _START.finditer(line)]
-    return line[starts[-1] :] if starts else line
-
-
 class AccutorrStream(FrameStream[Decoded]):
-    """Stream decoder for the monitor's replies: feed bytes, pull Decoded lines."""
+    """Stream decoder for the monitor's replies: feed bytes, pull Decoded lines.
+
+    The prompt and noise in front of the last response start on a line are dropped.
+    """
 
     def __init__(self, *, max_buffer: int = 160) -> None:
         super().__init__(
-            lambda line: decode(_resync(line)),
-            b"\r\n",
+            decode,
             max_buffer=max_buffer,
             protocol=PROTOCOL_ID,
+            resync=_START,
             skip=lambda line: not line.strip(b" >\r\n"),
         )
 

@@ -196,22 +196,14 @@ def encode(
     return f"{prefix}{status},{mode},{body}\r\n".encode("ascii")
 
 
-def _resync(line: bytes) -> bytes:
-    """Drop noise in front of the last status header on the line."""
-    starts = [m.start() for m in _START.finditer(line)]
-    return line[starts[-1] :] if starts else line
-
-
 class IndicatorStream(FrameStream[Decoded]):
-    """Stream decoder for an indicator in continuous mode: feed bytes, pull Decoded lines."""
+    """Stream decoder for an indicator in continuous mode: feed bytes, pull Decoded lines.
+
+    Noise in front of the last status header on a line is dropped.
+    """
 
     def __init__(self, *, max_buffer: int = 128) -> None:
-        super().__init__(
-            lambda line: decode(_resync(line)),
-            b"\r\n",
-            max_buffer=max_buffer,
-            protocol=PROTOCOL_ID,
-        )
+        super().__init__(decode, max_buffer=max_buffer, protocol=PROTOCOL_ID, resync=_START)
 
 
 PROTOCOLS: Final = (

@@ -13,25 +13,17 @@ Vectors:
 
 from __future__ import annotations
 
-import contextlib
-import json
 from datetime import datetime
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cart.cli import main
-from cart.errors import (
-    BufferOverflow,
-    FrameError,
-    IncompleteFrame,
-    ProtocolError,
-    UnsupportedMessage,
-)
+from cart.errors import BufferOverflow, FrameError, IncompleteFrame, UnsupportedMessage
 from cart.measurement import Measurement, MeasurementKind
-from cart.protocols import NEED_DATA, get_protocol
+from cart.protocols import get_protocol
 from cart.protocols.and_ua767 import ACK, NAK, UA767Stream, decode, encode_data, encode_packet
+from tests.protocols import checks
 
 # verbatim UC-411PBT-C packet from BluetoothServer4And.java (device type 407, not BP)
 UC411_PACKET = bytes.fromhex(
@@ -128,10 +120,7 @@ def test_invalid_device_clock_keeps_the_reading():
     ],
 )
 def test_bad_frames_map_to_exact_errors(frame, error):
-    with pytest.raises(error) as info:
-        decode(frame)
-    assert type(info.value) is error
-    assert info.value.protocol == "and.ua767"
+    checks.assert_raises_exactly(decode, frame, error, protocol="and.ua767")
 
 
 def test_host_replies():
@@ -141,66 +130,39 @@ def test_host_replies():
 # --------------------------------------------------------------------------- stream
 
 
-def _feed_all(stream, chunks):
-    out = []
-    for chunk in chunks:
-        stream.feed(chunk)
-        while (frame := stream.next_frame()) is not NEED_DATA:
-            out.append(frame)
-    return out
-
-
-@pytest.mark.parametrize("split", ["whole", "half", "bytewise"])
+@pytest.mark.parametrize("split", checks.SPLITS)
 def test_stream_split_delivery(split):
-    if split == "whole":
-        chunks = [PACKET]
-    elif split == "half":
-        chunks = [PACKET[:35], PACKET[35:]]
-    else:
-        chunks = [bytes([b]) for b in PACKET]
-    stream = UA767Stream()
-    assert [f.record for f in _feed_all(stream, chunks)] == [decode(PACKET).record]
-    assert stream.buffered == 0
+    assert len(PACKET) == 70  # halved at byte 35
+    checks.assert_delivered_whole(UA767Stream(), PACKET, split, decode)
 
 
 def test_stream_garbage_around_packets():
     other = encode_packet(b"8020423C4C", measured_at=MEASURED)
     stream = UA767Stream()
-    out = _feed_all(stream, [b"\x00\x02\xffPWCAPI" + PACKET + b"\x13\x02" + other + b"\x00"])
+    out = checks.feed_all(stream, [b"\x00\x02\xffPWCAPI" + PACKET + b"\x13\x02" + other + b"\x00"])
     assert [f.record["systolic"] for f in out] == [105, 98]
     assert stream.discarded > 0
 
 
 def test_stream_passes_on_non_bp_packets_as_errors_and_continues():
     stream = UA767Stream()
-    stream.feed(UC411_PACKET + PACKET)
-    with pytest.raises(UnsupportedMessage):
-        stream.next_frame()
+    checks.assert_feed_raises(stream, UC411_PACKET + PACKET, UnsupportedMessage)
     assert stream.next_frame().record["systolic"] == 105
 
 
 def test_stream_buffer_is_bounded():
     stream = UA767Stream(max_buffer=100)
-    stream.feed(PACKET[:2] + (500).to_bytes(4, "little") + PACKET[6:] + b"\x00" * 60)
-    with pytest.raises(BufferOverflow):
-        stream.next_frame()
+    oversized = PACKET[:2] + (500).to_bytes(4, "little") + PACKET[6:] + b"\x00" * 60
+    checks.assert_feed_raises(stream, oversized, BufferOverflow)
     assert stream.buffered == 0
     stream.feed(PACKET)
     assert stream.next_frame().record["systolic"] == 105
 
 
 @settings(max_examples=200)
-@given(st.lists(st.binary(max_size=40), max_size=10))
+@given(checks.chunk_lists(40, 10))
 def test_stream_random_chunks_only_raise_protocol_error(chunks):
-    stream = UA767Stream(max_buffer=128)
-    for chunk in chunks:
-        stream.feed(chunk)
-        while True:
-            try:
-                if stream.next_frame() is NEED_DATA:
-                    break
-            except ProtocolError:
-                continue
+    checks.feed_all(UA767Stream(max_buffer=128), chunks, skip_errors=True)
 
 
 # --------------------------------------------------------------------------- properties
@@ -209,15 +171,13 @@ def test_stream_random_chunks_only_raise_protocol_error(chunks):
 @settings(max_examples=300)
 @given(st.binary(max_size=90))
 def test_random_bytes_only_raise_protocol_error(data):
-    with contextlib.suppress(ProtocolError):
-        decode(data)
+    checks.assert_only_protocol_errors(decode, data)
 
 
 @settings(max_examples=200)
 @given(st.binary(min_size=58, max_size=80))
 def test_random_packets_only_raise_protocol_error(tail):
-    with contextlib.suppress(ProtocolError):
-        decode(b"\x02\x00" + tail)
+    checks.assert_only_protocol_errors(decode, b"\x02\x00" + tail)
 
 
 @settings(max_examples=300)
@@ -250,8 +210,7 @@ def test_encoder_refuses_values_that_do_not_fit():
 
 
 def test_cli_decode_data_section(capsys):
-    assert main(["decode", "and.ua767", "801D4C4152"]) == 0
-    out = json.loads(capsys.readouterr().out)
+    out = checks.cli_decode(capsys, "and.ua767", "801D4C4152")
     assert out["protocol"] == "and.ua767"
     assert [(m["kind"], m["value"], m["unit"]) for m in out["measurements"]] == [
         ("systolic_pressure", 105.0, "mm[Hg]"),
@@ -262,8 +221,7 @@ def test_cli_decode_data_section(capsys):
 
 
 def test_cli_decode_whole_packet_as_hex(capsys):
-    assert main(["decode", "--hex", "and.ua767", PACKET.hex()]) == 0
-    out = json.loads(capsys.readouterr().out)
+    out = checks.cli_decode(capsys, "and.ua767", PACKET.hex(), hex=True)
     assert out["record"]["serial_number"] == "5111124008"
     assert out["measurements"][0]["measured_at"] == "2024-05-10T09:22:00"
 
@@ -271,5 +229,4 @@ def test_cli_decode_whole_packet_as_hex(capsys):
 def test_registry_and_examples_decode():
     spec = get_protocol("and.ua767")
     assert spec.payload == "text"
-    for example in spec.examples:
-        spec.decode(example)
+    checks.decode_examples(spec)

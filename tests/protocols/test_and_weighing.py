@@ -11,16 +11,15 @@ Vectors:
 
 from __future__ import annotations
 
-import contextlib
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cart.errors import BufferOverflow, FrameError, ProtocolError, UnsupportedMessage
+from cart.errors import BufferOverflow, FrameError, UnsupportedMessage
 from cart.measurement import Measurement
 from cart.protocols import NEED_DATA, get_protocol
 from cart.protocols.and_weighing import WeighingStream, decode, encode
+from tests.protocols import checks
 
 W = "body_weight"
 
@@ -90,34 +89,13 @@ def test_pounds_are_converted_and_original_kept():
     ],
 )
 def test_bad_frames_map_to_exact_errors(frame, error):
-    with pytest.raises(error) as info:
-        decode(frame)
-    assert type(info.value) is error
-    assert info.value.protocol == "and.weighing"
-
-
-def _feed_all(stream, chunks):
-    out = []
-    for chunk in chunks:
-        stream.feed(chunk)
-        while (frame := stream.next_frame()) is not NEED_DATA:
-            out.append(frame)
-    return out
+    checks.assert_raises_exactly(decode, frame, error, protocol="and.weighing")
 
 
 @pytest.mark.parametrize("frame", [f[0] for f in REAL_FRAMES])
-@pytest.mark.parametrize("split", ["whole", "half", "bytewise"])
+@pytest.mark.parametrize("split", checks.SPLITS)
 def test_stream_split_delivery(frame, split):
-    if split == "whole":
-        chunks = [frame]
-    elif split == "half":
-        chunks = [frame[: len(frame) // 2], frame[len(frame) // 2 :]]
-    else:
-        chunks = [bytes([b]) for b in frame]
-    stream = WeighingStream()
-    frames = _feed_all(stream, chunks)
-    assert [f.record for f in frames] == [decode(frame).record]
-    assert stream.buffered == 0
+    checks.assert_delivered_whole(WeighingStream(), frame, split, decode)
 
 
 def test_stream_partial_needs_data_and_keeps_trailing_bytes():
@@ -144,9 +122,7 @@ def test_stream_resyncs_after_leading_garbage_and_bad_frames():
 
 def test_stream_buffer_is_bounded():
     stream = WeighingStream(max_buffer=64)
-    stream.feed(b"A" * 65)
-    with pytest.raises(BufferOverflow):
-        stream.next_frame()
+    checks.assert_feed_raises(stream, b"A" * 65, BufferOverflow)
     # the garbage was dropped: the next frame decodes
     stream.feed(b"\r\nST,+00070.50  kg\r\n")
     frames = list(stream.frames())
@@ -156,29 +132,19 @@ def test_stream_buffer_is_bounded():
 def test_registry_and_examples_decode():
     spec = get_protocol("and.weighing")
     assert spec.payload == "text"
-    for example in spec.examples:
-        spec.decode(example)
+    checks.decode_examples(spec)
 
 
 @settings(max_examples=300)
 @given(st.binary(max_size=40))
 def test_random_bytes_only_raise_protocol_error(data):
-    with contextlib.suppress(ProtocolError):
-        decode(data)
+    checks.assert_only_protocol_errors(decode, data)
 
 
 @settings(max_examples=200)
-@given(st.lists(st.binary(max_size=30), max_size=8))
+@given(checks.chunk_lists(30, 8))
 def test_stream_random_chunks_only_raise_protocol_error(chunks):
-    stream = WeighingStream(max_buffer=64)
-    for chunk in chunks:
-        stream.feed(chunk)
-        while True:
-            try:
-                if stream.next_frame() is NEED_DATA:
-                    break
-            except ProtocolError:
-                continue
+    checks.feed_all(WeighingStream(max_buffer=64), chunks, skip_errors=True)
 
 
 @settings(max_examples=300)

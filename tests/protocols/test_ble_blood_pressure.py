@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
 from datetime import datetime
 from typing import Any
 
@@ -11,8 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cart.cli import main
-from cart.errors import FrameError, IncompleteFrame, ProtocolError
+from cart.errors import FrameError, IncompleteFrame
 from cart.protocols.ble_blood_pressure import (
     PROTOCOLS,
     BloodPressureFeature,
@@ -39,6 +36,8 @@ from cart.protocols.ieee11073 import (
     MedFloat,
     sfloat,
 )
+from tests.protocols import checks
+from tests.protocols.checks import sfloat_json as sf
 
 LOINC = {
     "systolic_pressure": "8480-6",
@@ -50,26 +49,8 @@ LOINC = {
 
 
 def mj(kind: str, value: float | None, **fields: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "kind": kind,
-        "value": value,
-        "unit": "/min" if kind == "pulse_rate" else "mm[Hg]",
-        "loinc": LOINC[kind],
-        "measured_at": None,
-        "flags": [],
-        "special": None,
-        "original": None,
-        "sequence": None,
-        "user_id": None,
-        "context": {},
-        "device": None,
-    }
-    out.update(fields)
-    return out
-
-
-def sf(value: float | str, mantissa: int, exponent: int = 0) -> dict[str, Any]:
-    return {"value": value, "mantissa": mantissa, "exponent": exponent}
+    unit = "/min" if kind == "pulse_rate" else "mm[Hg]"
+    return checks.measurement_json(kind, value, unit=unit, loinc=LOINC[kind], **fields)
 
 
 def kpa(value: float) -> dict[str, Any]:
@@ -115,7 +96,7 @@ def test_blood_pressure_full() -> None:
         "measurement_status": ALL_STATUS,
     }
     flags = ["body_movement", "cuff_fit_loose", "improper_position", "irregular_pulse"]
-    assert [m.to_json() for m in decoded.measurements] == [
+    assert checks.measurements_json(decoded) == [
         mj("systolic_pressure", 138.0, flags=flags, user_id=1),
         mj("diastolic_pressure", 88.0, flags=flags, user_id=1),
         mj("mean_arterial_pressure", 120.0, flags=flags, user_id=1),
@@ -163,7 +144,7 @@ def test_blood_pressure_kpa() -> None:
     }
     flags = ["cuff_fit_loose", "pulse_out_of_range"]
     # 1 kPa = 7.50062 mmHg: 141.761718, 82.50682, 119.259858 -> 0.1 mmHg
-    assert [m.to_json() for m in decoded.measurements] == [
+    assert checks.measurements_json(decoded) == [
         mj("systolic_pressure", 141.8, original=kpa(18.9), flags=flags),
         mj("diastolic_pressure", 82.5, original=kpa(11.0), flags=flags),
         mj("mean_arterial_pressure", 119.3, original=kpa(15.9), flags=flags),
@@ -175,7 +156,7 @@ def test_blood_pressure_minimal() -> None:
     # Nordic ..._minimal: {0x00, 0xBD, 0xF0, 0xB, 0x0, 0x9F, 0xF0}, mmHg
     decoded = decode_blood_pressure(bytes([0x00, 0xBD, 0xF0, 0x0B, 0x00, 0x9F, 0xF0]))
     assert decoded.record["measurement_status"] is None
-    assert [m.to_json() for m in decoded.measurements] == [
+    assert checks.measurements_json(decoded) == [
         mj("systolic_pressure", 18.9),
         mj("diastolic_pressure", 11.0),
         mj("mean_arterial_pressure", 15.9),
@@ -189,7 +170,7 @@ def test_blood_pressure_cart_typical_map_nan() -> None:
     decoded = decode_blood_pressure(payload)
     assert decoded.record["mean_arterial_pressure"] == sf("nan", 2047)
     when = "2024-10-27T13:30:00"
-    assert [m.to_json() for m in decoded.measurements] == [
+    assert checks.measurements_json(decoded) == [
         mj("systolic_pressure", 120.0, measured_at=when, user_id=1),
         mj("diastolic_pressure", 80.0, measured_at=when, user_id=1),
         mj("mean_arterial_pressure", None, special="nan", measured_at=when, user_id=1),
@@ -291,9 +272,7 @@ def test_complete_time_stamp_sets_measured_at() -> None:
 )
 def test_blood_pressure_errors(payload: bytes, error: type[Exception]) -> None:
     for decoder in (decode_blood_pressure, decode_intermediate_cuff_pressure):
-        with pytest.raises(error) as info:
-            decoder(payload)
-        assert type(info.value) is error
+        checks.assert_raises_exactly(decoder, payload, error)
 
 
 # --------------------------------------------------------------------------- 0x2A36
@@ -320,9 +299,7 @@ def test_intermediate_cuff_pressure_full() -> None:
     }
     flags = ["body_movement", "cuff_fit_loose", "improper_position", "irregular_pulse"]
     # the pulse rate sent while inflating is progress too: record only, no measurement
-    assert [m.to_json() for m in decoded.measurements] == [
-        mj("cuff_pressure", 4.0, flags=flags, user_id=1)
-    ]
+    assert checks.measurements_json(decoded) == [mj("cuff_pressure", 4.0, flags=flags, user_id=1)]
     value = parse_intermediate_cuff_pressure(payload)
     assert value.diastolic == MedFloat(0, 0)
     assert encode_intermediate_cuff_pressure(value) == payload
@@ -335,13 +312,13 @@ def test_intermediate_cuff_pressure_kpa_and_minimal() -> None:
     )
     flags = ["cuff_fit_loose", "pulse_out_of_range"]
     # 11.1 kPa x 7.50062 = 83.256882 mmHg
-    assert [m.to_json() for m in some.measurements] == [
+    assert checks.measurements_json(some) == [
         mj("cuff_pressure", 83.3, original=kpa(11.1), flags=flags)
     ]
     assert some.record["pulse_rate"] == sf(60.0, 60)
     # Nordic ..._minimal: {0x00, 0xD7, 0xF0, 0x00, 0x00, 0x00, 0x00}: 21.5 mmHg
     minimal = decode_intermediate_cuff_pressure(bytes([0x00, 0xD7, 0xF0, 0, 0, 0, 0]))
-    assert [m.to_json() for m in minimal.measurements] == [mj("cuff_pressure", 21.5)]
+    assert checks.measurements_json(minimal) == [mj("cuff_pressure", 21.5)]
 
 
 def test_intermediate_cuff_pressure_defaults_to_nan_in_unused_fields() -> None:
@@ -384,36 +361,21 @@ def test_blood_pressure_feature_errors(payload: bytes, error: type[Exception]) -
 
 # --------------------------------------------------------------------------- properties
 
-sfloats = st.one_of(
-    st.sampled_from([SFLOAT_NAN, SFLOAT_NRES, SFLOAT_POS_INF, SFLOAT_NEG_INF, SFLOAT_RESERVED]),
-    st.builds(MedFloat, st.integers(-2048, 2047), st.integers(-8, 7)).filter(
-        lambda m: not (m.exponent == 0 and m.mantissa in (2046, 2047, -2048, -2047, -2046))
-    ),
-)
-
-
-@st.composite
-def date_times(draw: st.DrawFn) -> DateTime:
-    if draw(st.booleans()):
-        when = draw(st.datetimes(min_value=datetime(1582, 1, 1), max_value=datetime(9999, 12, 31)))
-        return DateTime.from_datetime(when)
-    return DateTime(0, draw(st.integers(0, 12)), draw(st.integers(0, 31)))
-
-
 optional = {
     "kpa": st.booleans(),
-    "time_stamp": st.none() | date_times(),
-    "pulse_rate": st.none() | sfloats,
+    "time_stamp": st.none() | checks.date_times(),
+    "pulse_rate": st.none() | checks.sfloats,
     "user_id": st.none() | st.integers(0, 255),
     "measurement_status": st.none() | st.integers(0, 0xFFFF),
 }
 
 
 @settings(max_examples=200)
-@given(st.builds(BloodPressureMeasurement, sfloats, sfloats, sfloats, **optional))
+@given(
+    st.builds(BloodPressureMeasurement, checks.sfloats, checks.sfloats, checks.sfloats, **optional)
+)
 def test_blood_pressure_round_trip(value: BloodPressureMeasurement) -> None:
-    payload = encode_blood_pressure(value)
-    assert parse_blood_pressure(payload) == value
+    payload = checks.assert_round_trip(encode_blood_pressure, parse_blood_pressure, value)
     assert len(decode_blood_pressure(payload).measurements) == 3 + (value.pulse_rate is not None)
 
 
@@ -421,15 +383,16 @@ def test_blood_pressure_round_trip(value: BloodPressureMeasurement) -> None:
 @given(
     st.builds(
         IntermediateCuffPressure,
-        sfloats,
-        diastolic=sfloats,
-        mean_arterial_pressure=sfloats,
+        checks.sfloats,
+        diastolic=checks.sfloats,
+        mean_arterial_pressure=checks.sfloats,
         **optional,
     )
 )
 def test_intermediate_cuff_pressure_round_trip(value: IntermediateCuffPressure) -> None:
-    payload = encode_intermediate_cuff_pressure(value)
-    assert parse_intermediate_cuff_pressure(payload) == value
+    payload = checks.assert_round_trip(
+        encode_intermediate_cuff_pressure, parse_intermediate_cuff_pressure, value
+    )
     assert len(decode_intermediate_cuff_pressure(payload).measurements) == 1
 
 
@@ -449,29 +412,19 @@ DECODERS = (
 @settings(max_examples=400)
 @given(st.binary(max_size=30))
 def test_random_bytes_raise_only_protocol_errors(payload: bytes) -> None:
-    for decoder in DECODERS:
-        with contextlib.suppress(ProtocolError):
-            decoder(payload)
+    checks.assert_only_protocol_errors(DECODERS, payload)
 
 
 @settings(max_examples=300)
 @given(st.integers(0, 0xFF), st.binary(min_size=6, max_size=24))
 def test_flagged_random_fields_raise_only_protocol_errors(flags: int, tail: bytes) -> None:
-    for decoder in DECODERS:
-        with contextlib.suppress(ProtocolError):
-            decoder(bytes([flags]) + tail)
+    checks.assert_only_protocol_errors(DECODERS, bytes([flags]) + tail)
 
 
 @pytest.mark.parametrize("spec", PROTOCOLS, ids=lambda spec: spec.id)
 def test_examples_and_truncation(spec: Any) -> None:
     assert spec.uuid in (0x2A35, 0x2A36, 0x2A49)
-    for example in spec.examples:
-        spec.decode(example)
-        for cut in range(len(example)):
-            with pytest.raises(IncompleteFrame):
-                spec.decode(example[:cut])
-        with pytest.raises(FrameError):
-            spec.decode(example + b"\x00")
+    checks.assert_examples_and_truncation(spec)
 
 
 @pytest.mark.parametrize(
@@ -489,17 +442,14 @@ def test_examples_and_truncation(spec: Any) -> None:
 def test_cart_decode(
     capsys: pytest.CaptureFixture[str], protocol: str, hex_: str, kinds: list[str]
 ) -> None:
-    assert main(["decode", protocol, hex_]) == 0
-    out = json.loads(capsys.readouterr().out)
+    out = checks.cli_decode(capsys, protocol, hex_)
     assert out["protocol"] == protocol
     assert [m["kind"] for m in out["measurements"]] == kinds
-    assert main(["decode", protocol, hex_[:-2]]) == 1
-    assert json.loads(capsys.readouterr().out)["error"]["type"] == "IncompleteFrame"
+    assert checks.cli_error(capsys, protocol, hex_[:-2]) == "IncompleteFrame"
 
 
 def test_cart_decode_kpa_json(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["decode", "ble.blood_pressure", "15 bd f0 0b 00 9f f0 3c 00 12 00"]) == 0
-    out = json.loads(capsys.readouterr().out)
+    out = checks.cli_decode(capsys, "ble.blood_pressure", "15 bd f0 0b 00 9f f0 3c 00 12 00")
     assert out["measurements"][0] == mj(
         "systolic_pressure",
         141.8,

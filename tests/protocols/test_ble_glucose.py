@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
 from datetime import datetime
 from typing import Any
 
@@ -11,8 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cart.cli import main
-from cart.errors import FrameError, IncompleteFrame, ProtocolError
+from cart.errors import FrameError, IncompleteFrame
 from cart.protocols.ble_glucose import (
     PROTOCOLS,
     STATUS_FLAGS,
@@ -41,29 +38,14 @@ from cart.protocols.ieee11073 import (
     MedFloat,
     sfloat,
 )
+from tests.protocols import checks
+from tests.protocols.checks import sfloat_json as sf
 
 
 def mj(kind: str, value: float | None, **fields: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "kind": kind,
-        "value": value,
-        "unit": "mg/dL" if kind == "glucose" else "%",
-        "loinc": "41653-7" if kind == "glucose" else "4548-4",
-        "measured_at": None,
-        "flags": [],
-        "special": None,
-        "original": None,
-        "sequence": None,
-        "user_id": None,
-        "context": {},
-        "device": None,
-    }
-    out.update(fields)
-    return out
-
-
-def sf(value: float | str, mantissa: int, exponent: int = 0) -> dict[str, Any]:
-    return {"value": value, "mantissa": mantissa, "exponent": exponent}
+    glucose = kind == "glucose"
+    unit, loinc = ("mg/dL", "41653-7") if glucose else ("%", "4548-4")
+    return checks.measurement_json(kind, value, unit=unit, loinc=loinc, **fields)
 
 
 def stamp(year: int, month: int, day: int, h: int, m: int, s: int) -> dict[str, Any]:
@@ -109,7 +91,7 @@ def test_glucose_nordic_record() -> None:
         "context_information_follows": True,
     }
     # Nordic asserts status 261: battery low, not general device fault. Bits 0, 2, 8.
-    assert [m.to_json() for m in decoded.measurements] == [
+    assert checks.measurements_json(decoded) == [
         mj(
             "glucose",
             3000000.0,
@@ -142,7 +124,7 @@ def test_glucose_95_mg_dl() -> None:
     payload = bytes.fromhex("020c00" + BASE + "5fb011")
     decoded = decode_glucose_measurement(payload)
     assert decoded.record["glucose_concentration"] == sf(0.00095, 95, -5)
-    assert [m.to_json() for m in decoded.measurements] == [
+    assert checks.measurements_json(decoded) == [
         mj(
             "glucose",
             95.0,
@@ -169,7 +151,7 @@ def test_glucose_mmol_with_time_offset() -> None:
     assert decoded.record["user_facing_time"] == "2024-10-27T14:30:00"
     assert decoded.record["concentration_unit"] == "mol/L"
     # 0.0053 mol/L x 18016000 = 95.4848 mg/dL
-    assert [m.to_json() for m in decoded.measurements] == [
+    assert checks.measurements_json(decoded) == [
         mj(
             "glucose",
             95.5,
@@ -187,7 +169,7 @@ def test_glucose_above_range_is_plus_inf() -> None:
     payload = bytes.fromhex("0a0e00" + BASE + "fe07112000")
     decoded = decode_glucose_measurement(payload)
     assert decoded.record["glucose_concentration"] == sf("+inf", 2046)
-    assert [m.to_json() for m in decoded.measurements] == [
+    assert checks.measurements_json(decoded) == [
         mj(
             "glucose",
             None,
@@ -291,9 +273,7 @@ def test_unknown_or_unrepresentable_times() -> None:
     ],
 )
 def test_glucose_errors(payload: bytes, error: type[Exception]) -> None:
-    with pytest.raises(error) as info:
-        decode_glucose_measurement(payload)
-    assert type(info.value) is error
+    checks.assert_raises_exactly(decode_glucose_measurement, payload, error)
 
 
 def test_encoder_checks() -> None:
@@ -353,9 +333,7 @@ def test_glucose_context_full() -> None:
         "tester": "health_care_professional",
         "health": "minor_health_issues",
     }
-    assert [m.to_json() for m in decoded.measurements] == [
-        mj("hba1c", 34.5, sequence=0, context=context)
-    ]
+    assert checks.measurements_json(decoded) == [mj("hba1c", 34.5, sequence=0, context=context)]
     value = parse_glucose_context(NORDIC_CONTEXT)
     assert value == GlucoseMeasurementContext(
         sequence_number=0,
@@ -452,30 +430,15 @@ def test_glucose_feature() -> None:
 
 # --------------------------------------------------------------------------- properties
 
-sfloats = st.one_of(
-    st.sampled_from([SFLOAT_NAN, SFLOAT_NRES, SFLOAT_POS_INF, SFLOAT_NEG_INF, SFLOAT_RESERVED]),
-    st.builds(MedFloat, st.integers(-2048, 2047), st.integers(-8, 7)).filter(
-        lambda m: not (m.exponent == 0 and m.mantissa in (2046, 2047, -2048, -2047, -2046))
-    ),
-)
-
-
-@st.composite
-def date_times(draw: st.DrawFn) -> DateTime:
-    if draw(st.booleans()):
-        when = draw(st.datetimes(min_value=datetime(1582, 1, 1), max_value=datetime(9998, 1, 1)))
-        return DateTime.from_datetime(when)
-    return DateTime(0, draw(st.integers(0, 12)), draw(st.integers(0, 31)))
-
 
 @st.composite
 def glucose_measurements(draw: st.DrawFn) -> GlucoseMeasurement:
     with_concentration = draw(st.booleans())
     return GlucoseMeasurement(
         sequence_number=draw(st.integers(0, 0xFFFF)),
-        base_time=draw(date_times()),
+        base_time=draw(checks.date_times(latest=datetime(9998, 1, 1))),
         time_offset=draw(st.none() | st.integers(-0x8000, 0x7FFF)),
-        concentration=draw(sfloats) if with_concentration else None,
+        concentration=draw(checks.sfloats) if with_concentration else None,
         mol_per_l=draw(st.booleans()),
         type=draw(st.integers(0, 15)) if with_concentration else None,
         sample_location=draw(st.integers(0, 15)) if with_concentration else None,
@@ -490,10 +453,10 @@ def pair(first: st.SearchStrategy[Any], second: st.SearchStrategy[Any]) -> Any:
 
 @st.composite
 def glucose_contexts(draw: st.DrawFn) -> GlucoseMeasurementContext:
-    carbohydrate = draw(pair(st.integers(0, 255), sfloats))
+    carbohydrate = draw(pair(st.integers(0, 255), checks.sfloats))
     tester_health = draw(pair(st.integers(0, 15), st.integers(0, 15)))
     exercise = draw(pair(st.integers(0, 0xFFFF), st.integers(0, 255)))
-    medication = draw(pair(st.integers(0, 255), sfloats))
+    medication = draw(pair(st.integers(0, 255), checks.sfloats))
     return GlucoseMeasurementContext(
         sequence_number=draw(st.integers(0, 0xFFFF)),
         extended_flags=draw(st.none() | st.integers(0, 255)),
@@ -507,15 +470,14 @@ def glucose_contexts(draw: st.DrawFn) -> GlucoseMeasurementContext:
         medication_id=medication[0] if medication else None,
         medication=medication[1] if medication else None,
         medication_in_liters=draw(st.booleans()),
-        hba1c=draw(st.none() | sfloats),
+        hba1c=draw(st.none() | checks.sfloats),
     )
 
 
 @settings(max_examples=200)
 @given(glucose_measurements())
 def test_glucose_round_trip(value: GlucoseMeasurement) -> None:
-    payload = encode_glucose_measurement(value)
-    assert parse_glucose_measurement(payload) == value
+    payload = checks.assert_round_trip(encode_glucose_measurement, parse_glucose_measurement, value)
     decoded = decode_glucose_measurement(payload)
     assert len(decoded.measurements) == (value.concentration is not None)
 
@@ -523,8 +485,7 @@ def test_glucose_round_trip(value: GlucoseMeasurement) -> None:
 @settings(max_examples=200)
 @given(glucose_contexts())
 def test_glucose_context_round_trip(value: GlucoseMeasurementContext) -> None:
-    payload = encode_glucose_context(value)
-    assert parse_glucose_context(payload) == value
+    payload = checks.assert_round_trip(encode_glucose_context, parse_glucose_context, value)
     assert len(decode_glucose_context(payload).measurements) == (value.hba1c is not None)
 
 
@@ -540,29 +501,19 @@ DECODERS = (decode_glucose_measurement, decode_glucose_context, decode_glucose_f
 @settings(max_examples=400)
 @given(st.binary(max_size=30))
 def test_random_bytes_raise_only_protocol_errors(payload: bytes) -> None:
-    for decoder in DECODERS:
-        with contextlib.suppress(ProtocolError):
-            decoder(payload)
+    checks.assert_only_protocol_errors(DECODERS, payload)
 
 
 @settings(max_examples=300)
 @given(st.integers(0, 0xFF), st.binary(min_size=9, max_size=24))
 def test_flagged_random_fields_raise_only_protocol_errors(flags: int, tail: bytes) -> None:
-    for decoder in DECODERS:
-        with contextlib.suppress(ProtocolError):
-            decoder(bytes([flags]) + tail)
+    checks.assert_only_protocol_errors(DECODERS, bytes([flags]) + tail)
 
 
 @pytest.mark.parametrize("spec", PROTOCOLS, ids=lambda spec: spec.id)
 def test_examples_and_truncation(spec: Any) -> None:
     assert spec.uuid in (0x2A18, 0x2A34, 0x2A51)
-    for example in spec.examples:
-        spec.decode(example)
-        for cut in range(len(example)):
-            with pytest.raises(IncompleteFrame):
-                spec.decode(example[:cut])
-        with pytest.raises(FrameError):
-            spec.decode(example + b"\x00")
+    checks.assert_examples_and_truncation(spec)
 
 
 @pytest.mark.parametrize(
@@ -576,17 +527,14 @@ def test_examples_and_truncation(spec: Any) -> None:
 def test_cart_decode(
     capsys: pytest.CaptureFixture[str], protocol: str, hex_: str, kinds: list[str]
 ) -> None:
-    assert main(["decode", protocol, hex_]) == 0
-    out = json.loads(capsys.readouterr().out)
+    out = checks.cli_decode(capsys, protocol, hex_)
     assert out["protocol"] == protocol
     assert [m["kind"] for m in out["measurements"]] == kinds
-    assert main(["decode", protocol, hex_[:-2]]) == 1
-    assert json.loads(capsys.readouterr().out)["error"]["type"] == "IncompleteFrame"
+    assert checks.cli_error(capsys, protocol, hex_[:-2]) == "IncompleteFrame"
 
 
 def test_cart_decode_glucose_json(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["decode", "ble.glucose_measurement", "020c00" + BASE + "5fb011"]) == 0
-    out = json.loads(capsys.readouterr().out)
+    out = checks.cli_decode(capsys, "ble.glucose_measurement", "020c00" + BASE + "5fb011")
     assert out["measurements"] == [
         mj(
             "glucose",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
 from datetime import datetime
 from typing import Any
 
@@ -11,8 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cart.cli import main
-from cart.errors import FrameError, IncompleteFrame, ProtocolError, UnsupportedMessage
+from cart.errors import FrameError, IncompleteFrame, UnsupportedMessage
 from cart.protocols.ble_racp import (
     PROTOCOLS,
     DateTime,
@@ -34,6 +31,7 @@ from cart.protocols.ble_racp import (
     encode_racp_request,
     parse_racp,
 )
+from tests.protocols import checks
 
 T1 = DateTime(2024, 10, 27, 8, 0, 0)
 T2 = DateTime(2024, 10, 27, 20, 30, 15)
@@ -204,9 +202,7 @@ def test_number_of_records() -> None:
     ],
 )
 def test_malformed_responses(payload: list[int], error: type[Exception]) -> None:
-    with pytest.raises(error) as info:
-        decode_racp(bytes(payload))
-    assert type(info.value) is error
+    checks.assert_raises_exactly(decode_racp, bytes(payload), error)
 
 
 def test_nordic_invalid_indications_are_valid_requests() -> None:
@@ -326,16 +322,13 @@ messages = st.one_of(
 @settings(max_examples=300)
 @given(messages)
 def test_round_trip(message: RacpMessage) -> None:
-    payload = encode_racp(message)
-    assert parse_racp(payload) == message
-    decode_racp(payload)
+    decode_racp(checks.assert_round_trip(encode_racp, parse_racp, message))
 
 
 @settings(max_examples=500)
 @given(st.binary(max_size=20))
 def test_random_bytes_raise_only_protocol_errors(payload: bytes) -> None:
-    with contextlib.suppress(ProtocolError):
-        decode_racp(payload)
+    checks.assert_only_protocol_errors(decode_racp, payload)
 
 
 @settings(max_examples=300)
@@ -343,20 +336,13 @@ def test_random_bytes_raise_only_protocol_errors(payload: bytes) -> None:
 def test_near_valid_bytes_raise_only_protocol_errors(
     op_code: int, operator: int, filter_type: int, tail: bytes
 ) -> None:
-    with contextlib.suppress(ProtocolError):
-        decode_racp(bytes([op_code, operator, filter_type]) + tail)
+    checks.assert_only_protocol_errors(decode_racp, bytes([op_code, operator, filter_type]) + tail)
 
 
 @pytest.mark.parametrize("spec", PROTOCOLS, ids=lambda spec: spec.id)
 def test_examples_and_truncation(spec: Any) -> None:
     assert spec.uuid == 0x2A52
-    for example in spec.examples:
-        spec.decode(example)
-        for cut in range(len(example)):
-            with pytest.raises(IncompleteFrame):
-                spec.decode(example[:cut])
-        with pytest.raises(FrameError):
-            spec.decode(example + b"\x00")
+    checks.assert_examples_and_truncation(spec)
 
 
 @pytest.mark.parametrize(
@@ -369,15 +355,12 @@ def test_examples_and_truncation(spec: Any) -> None:
     ],
 )
 def test_cart_decode(capsys: pytest.CaptureFixture[str], hex_: str, fields: dict[str, Any]) -> None:
-    assert main(["decode", "ble.racp", hex_]) == 0
-    out = json.loads(capsys.readouterr().out)
+    out = checks.cli_decode(capsys, "ble.racp", hex_)
     assert out["protocol"] == "ble.racp"
     assert out["measurements"] == []
     assert {k: out["record"][k] for k in fields} == fields
 
 
 def test_cart_decode_errors(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["decode", "ble.racp", "0701"]) == 1
-    assert json.loads(capsys.readouterr().out)["error"]["type"] == "RacpOpCodeNotSupported"
-    assert main(["decode", "ble.racp", "0103"]) == 1
-    assert json.loads(capsys.readouterr().out)["error"]["type"] == "RacpIncompleteOperand"
+    assert checks.cli_error(capsys, "ble.racp", "0701") == "RacpOpCodeNotSupported"
+    assert checks.cli_error(capsys, "ble.racp", "0103") == "RacpIncompleteOperand"

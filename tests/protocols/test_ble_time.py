@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
 from datetime import datetime
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cart.cli import main
-from cart.errors import FrameError, IncompleteFrame, ProtocolError
+from cart.errors import FrameError, IncompleteFrame
+from cart.protocols.base import ProtocolSpec
 from cart.protocols.ble_time import (
     PROTOCOLS,
     CurrentTime,
@@ -23,6 +21,7 @@ from cart.protocols.ble_time import (
     parse_current_time,
     parse_date_time,
 )
+from tests.protocols import checks
 
 
 def test_date_time_nordic_vector() -> None:
@@ -87,10 +86,7 @@ def test_partial_date_has_no_timestamp() -> None:
     ],
 )
 def test_date_time_errors(payload: bytes, error: type[Exception]) -> None:
-    with pytest.raises(error) as info:
-        decode_date_time(payload)
-    assert type(info.value) is error
-    assert info.value.protocol == "ble.date_time"  # type: ignore[attr-defined]
+    checks.assert_raises_exactly(decode_date_time, payload, error, protocol="ble.date_time")
 
 
 def test_current_time_vector() -> None:
@@ -144,9 +140,7 @@ def test_current_time_all_adjust_reasons_and_unknown_day() -> None:
     ],
 )
 def test_current_time_errors(payload: bytes, error: type[Exception]) -> None:
-    with pytest.raises(error) as info:
-        decode_current_time(payload)
-    assert type(info.value) is error
+    checks.assert_raises_exactly(decode_current_time, payload, error)
 
 
 @pytest.mark.parametrize(
@@ -184,33 +178,25 @@ def date_times(draw: st.DrawFn) -> DateTime:
 @settings(max_examples=200)
 @given(date_times())
 def test_date_time_round_trip(value: DateTime) -> None:
-    assert parse_date_time(encode_date_time(value)) == value
+    checks.assert_round_trip(encode_date_time, parse_date_time, value)
 
 
 @settings(max_examples=200)
 @given(date_times(), st.integers(0, 7), st.integers(0, 255), st.integers(0, 255))
 def test_current_time_round_trip(value: DateTime, dow: int, fractions: int, adjust: int) -> None:
     current = CurrentTime(value, dow, fractions, adjust)
-    assert parse_current_time(encode_current_time(current)) == current
+    checks.assert_round_trip(encode_current_time, parse_current_time, current)
 
 
 @settings(max_examples=400)
 @given(st.binary(max_size=12))
 def test_random_bytes_raise_only_protocol_errors(payload: bytes) -> None:
-    for decoder in (decode_date_time, decode_current_time):
-        with contextlib.suppress(ProtocolError):
-            decoder(payload)
+    checks.assert_only_protocol_errors((decode_date_time, decode_current_time), payload)
 
 
 @pytest.mark.parametrize("spec", PROTOCOLS, ids=lambda spec: spec.id)
-def test_examples_and_truncation(spec: object) -> None:
-    for example in spec.examples:  # type: ignore[attr-defined]
-        spec.decode(example)  # type: ignore[attr-defined]
-        for cut in range(len(example)):
-            with pytest.raises(IncompleteFrame):
-                spec.decode(example[:cut])  # type: ignore[attr-defined]
-        with pytest.raises(FrameError):
-            spec.decode(example + b"\x00")  # type: ignore[attr-defined]
+def test_examples_and_truncation(spec: ProtocolSpec) -> None:
+    checks.assert_examples_and_truncation(spec)
 
 
 @pytest.mark.parametrize(
@@ -223,10 +209,8 @@ def test_examples_and_truncation(spec: object) -> None:
 def test_cart_decode(
     capsys: pytest.CaptureFixture[str], protocol: str, hex_: str, timestamp: str
 ) -> None:
-    assert main(["decode", protocol, hex_]) == 0
-    out = json.loads(capsys.readouterr().out)
+    out = checks.cli_decode(capsys, protocol, hex_)
     assert out["protocol"] == protocol
     assert out["record"]["timestamp"] == timestamp
     assert out["measurements"] == []
-    assert main(["decode", protocol, hex_[:-2]]) == 1
-    assert json.loads(capsys.readouterr().out)["error"]["type"] == "IncompleteFrame"
+    assert checks.cli_error(capsys, protocol, hex_[:-2]) == "IncompleteFrame"

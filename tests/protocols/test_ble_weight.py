@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -12,8 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cart.cli import main
-from cart.errors import FrameError, IncompleteFrame, ProtocolError
+from cart.errors import FrameError, IncompleteFrame
 from cart.protocols.ble_weight import (
     PROTOCOLS,
     BodyCompositionMeasurement,
@@ -30,6 +26,7 @@ from cart.protocols.ble_weight import (
     parse_weight_measurement,
     parse_weight_scale_feature,
 )
+from tests.protocols import checks
 
 LOINC = {"body_weight": "29463-7", "body_height": "8302-2", "bmi": "39156-5", "body_fat": "41982-0"}
 UNIT = {"body_weight": "kg", "body_height": "cm", "bmi": "kg/m2", "body_fat": "%"}
@@ -37,22 +34,7 @@ UNIT = {"body_weight": "kg", "body_height": "cm", "bmi": "kg/m2", "body_fat": "%
 
 def mj(kind: str, value: float | None, **fields: Any) -> dict[str, Any]:
     """A Measurement as JSON, with the defaults of everything not given."""
-    out: dict[str, Any] = {
-        "kind": kind,
-        "value": value,
-        "unit": UNIT[kind],
-        "loinc": LOINC[kind],
-        "measured_at": None,
-        "flags": [],
-        "special": None,
-        "original": None,
-        "sequence": None,
-        "user_id": None,
-        "context": {},
-        "device": None,
-    }
-    out.update(fields)
-    return out
+    return checks.measurement_json(kind, value, unit=UNIT[kind], loinc=LOINC[kind], **fields)
 
 
 def stamp(year: int, month: int, day: int, h: int, m: int, s: int, iso: str | None) -> dict:
@@ -93,7 +75,7 @@ def test_weight_si_minimal() -> None:
     decoded = decode_weight_measurement(bytes([0x00, 0xB0, 0x36]))
     assert decoded.protocol == "ble.weight_measurement"
     assert decoded.record == weight_record(weight=70.0)
-    assert [m.to_json() for m in decoded.measurements] == [mj("body_weight", 70.0)]
+    assert checks.measurements_json(decoded) == [mj("body_weight", 70.0)]
 
 
 def test_weight_imperial() -> None:
@@ -103,7 +85,7 @@ def test_weight_imperial() -> None:
         flags=1, units="imperial", weight=157.0, weight_unit="lb", height_unit="in"
     )
     # 157 lb x 0.45359237 = 71.21400209 kg, kept to 3 decimals
-    assert [m.to_json() for m in decoded.measurements] == [
+    assert checks.measurements_json(decoded) == [
         mj("body_weight", 71.214, original={"value": 157.0, "unit": "[lb_av]"})
     ]
 
@@ -115,7 +97,7 @@ def test_weight_with_time_stamp() -> None:
     assert decoded.record == weight_record(
         flags=2, weight=70.0, time_stamp=stamp(2023, 12, 25, 14, 30, 45, "2023-12-25T14:30:45")
     )
-    assert [m.to_json() for m in decoded.measurements] == [
+    assert checks.measurements_json(decoded) == [
         mj("body_weight", 70.0, measured_at="2023-12-25T14:30:45")
     ]
 
@@ -138,7 +120,7 @@ def test_weight_imperial_everything_rfu_bit_ignored() -> None:
         height_unit="in",
     )
     common = {"measured_at": when, "user_id": 3}
-    assert [m.to_json() for m in decoded.measurements] == [
+    assert checks.measurements_json(decoded) == [
         mj("body_weight", 71.214, original={"value": 157.0, "unit": "[lb_av]"}, **common),
         mj("body_height", 172.72, original={"value": 68.0, "unit": "[in_i]"}, **common),
         mj("bmi", 24.5, **common),
@@ -162,7 +144,7 @@ def test_weight_si_bmi_and_height() -> None:
         height=1.67,
     )
     common = {"measured_at": when, "user_id": 1}
-    assert [m.to_json() for m in decoded.measurements] == [
+    assert checks.measurements_json(decoded) == [
         mj("body_weight", 70.5, **common),
         mj("body_height", 167.0, original={"value": 1.67, "unit": "m"}, **common),
         mj("bmi", 25.3, **common),
@@ -183,7 +165,7 @@ def test_weight_unsuccessful_and_unknown_user() -> None:
         time_stamp=stamp(2024, 10, 27, 13, 30, 0, when),
         user_id=255,
     )
-    assert [m.to_json() for m in decoded.measurements] == [
+    assert checks.measurements_json(decoded) == [
         mj(
             "body_weight",
             None,
@@ -214,9 +196,7 @@ def test_weight_bit3_means_bmi_and_height() -> None:
     ],
 )
 def test_weight_errors(payload: bytes, error: type[Exception]) -> None:
-    with pytest.raises(error) as info:
-        decode_weight_measurement(payload)
-    assert type(info.value) is error
+    checks.assert_raises_exactly(decode_weight_measurement, payload, error)
 
 
 def test_weight_encoder_checks() -> None:
@@ -310,7 +290,7 @@ def test_body_composition_minimal() -> None:
     decoded = decode_body_composition(bytes([0x00, 0x00, 0x32, 0x00]))
     assert decoded.protocol == "ble.body_composition"
     assert decoded.record == body_record(body_fat_percentage=5.0)
-    assert [m.to_json() for m in decoded.measurements] == [mj("body_fat", 5.0)]
+    assert checks.measurements_json(decoded) == [mj("body_fat", 5.0)]
 
 
 def test_body_composition_imperial_time_stamp() -> None:
@@ -326,7 +306,7 @@ def test_body_composition_imperial_time_stamp() -> None:
         mass_unit="lb",
         height_unit="in",
     )
-    assert [m.to_json() for m in decoded.measurements] == [mj("body_fat", 15.0, measured_at=when)]
+    assert checks.measurements_json(decoded) == [mj("body_fat", 15.0, measured_at=when)]
 
 
 def test_body_composition_user_and_basal_metabolism() -> None:
@@ -335,7 +315,7 @@ def test_body_composition_user_and_basal_metabolism() -> None:
     assert decoded.record == body_record(
         flags=0x0C, body_fat_percentage=12.0, user_id=5, basal_metabolism=1600
     )
-    assert [m.to_json() for m in decoded.measurements] == [mj("body_fat", 12.0, user_id=5)]
+    assert checks.measurements_json(decoded) == [mj("body_fat", 12.0, user_id=5)]
 
 
 def test_body_composition_masses() -> None:
@@ -356,7 +336,7 @@ def test_body_composition_impedance_weight_height() -> None:
     assert decoded.record == body_record(
         flags=0x0E00, body_fat_percentage=7.0, impedance=800.0, weight=70.0, height=1.0
     )
-    assert [m.to_json() for m in decoded.measurements] == [
+    assert checks.measurements_json(decoded) == [
         mj("body_fat", 7.0),
         mj("body_weight", 70.0),
         mj("body_height", 100.0, original={"value": 1.0, "unit": "m"}),
@@ -394,7 +374,7 @@ def test_body_composition_everything_imperial_multi_packet() -> None:
     assert parse_body_composition(payload) == value
     decoded = decode_body_composition(payload)
     when = "2024-10-27T13:30:05"
-    assert [m.to_json() for m in decoded.measurements] == [
+    assert checks.measurements_json(decoded) == [
         mj("body_fat", 22.5, measured_at=when, user_id=2),
         mj(
             "body_weight",
@@ -418,7 +398,7 @@ def test_body_composition_unsuccessful() -> None:
     # derived from spec: body fat 0xFFFF = measurement unsuccessful, with user 1
     decoded = decode_body_composition(bytes.fromhex("0400ffff01"))
     assert decoded.record == body_record(flags=4, measurement_unsuccessful=True, user_id=1)
-    assert [m.to_json() for m in decoded.measurements] == [
+    assert checks.measurements_json(decoded) == [
         mj("body_fat", None, special="nan", flags=["measurement_unsuccessful"], user_id=1)
     ]
 
@@ -433,20 +413,10 @@ def test_body_composition_unsuccessful() -> None:
     ],
 )
 def test_body_composition_errors(payload: bytes, error: type[Exception]) -> None:
-    with pytest.raises(error) as info:
-        decode_body_composition(payload)
-    assert type(info.value) is error
+    checks.assert_raises_exactly(decode_body_composition, payload, error)
 
 
 # --------------------------------------------------------------------------- properties
-
-
-@st.composite
-def date_times(draw: st.DrawFn) -> DateTime:
-    if draw(st.booleans()):
-        when = draw(st.datetimes(min_value=datetime(1582, 1, 1), max_value=datetime(9999, 12, 31)))
-        return DateTime.from_datetime(when)
-    return DateTime(0, draw(st.integers(0, 12)), draw(st.integers(0, 31)))
 
 
 def scaled(step: str, high: int = 0xFFFF) -> st.SearchStrategy[float]:
@@ -460,7 +430,7 @@ def weight_measurements(draw: st.DrawFn) -> WeightMeasurement:
     return WeightMeasurement(
         weight=draw(st.none() | scaled("0.01" if imperial else "0.005", 0xFFFE)),
         imperial=imperial,
-        time_stamp=draw(st.none() | date_times()),
+        time_stamp=draw(st.none() | checks.date_times()),
         user_id=draw(st.none() | st.integers(0, 255)),
         bmi=draw(scaled("0.1")) if with_bmi else None,
         height=draw(scaled("0.1" if imperial else "0.001")) if with_bmi else None,
@@ -474,7 +444,7 @@ def body_compositions(draw: st.DrawFn) -> BodyCompositionMeasurement:
     return BodyCompositionMeasurement(
         body_fat_percentage=draw(st.none() | scaled("0.1", 0xFFFE)),
         imperial=imperial,
-        time_stamp=draw(st.none() | date_times()),
+        time_stamp=draw(st.none() | checks.date_times()),
         user_id=draw(st.none() | st.integers(0, 255)),
         basal_metabolism=draw(st.none() | st.integers(0, 0xFFFF)),
         muscle_percentage=draw(st.none() | scaled("0.1")),
@@ -492,8 +462,7 @@ def body_compositions(draw: st.DrawFn) -> BodyCompositionMeasurement:
 @settings(max_examples=200)
 @given(weight_measurements())
 def test_weight_round_trip(value: WeightMeasurement) -> None:
-    payload = encode_weight_measurement(value)
-    assert parse_weight_measurement(payload) == value
+    payload = checks.assert_round_trip(encode_weight_measurement, parse_weight_measurement, value)
     decode_weight_measurement(payload)  # normalises without error
 
 
@@ -501,14 +470,13 @@ def test_weight_round_trip(value: WeightMeasurement) -> None:
 @given(st.booleans(), st.booleans(), st.booleans(), st.integers(0, 15), st.integers(0, 7))
 def test_weight_scale_feature_round_trip(a: bool, b: bool, c: bool, w: int, h: int) -> None:
     value = WeightScaleFeature(a, b, c, w, h)
-    assert parse_weight_scale_feature(encode_weight_scale_feature(value)) == value
+    checks.assert_round_trip(encode_weight_scale_feature, parse_weight_scale_feature, value)
 
 
 @settings(max_examples=200)
 @given(body_compositions())
 def test_body_composition_round_trip(value: BodyCompositionMeasurement) -> None:
-    payload = encode_body_composition(value)
-    assert parse_body_composition(payload) == value
+    payload = checks.assert_round_trip(encode_body_composition, parse_body_composition, value)
     decode_body_composition(payload)
 
 
@@ -518,31 +486,21 @@ DECODERS = (decode_weight_measurement, decode_weight_scale_feature, decode_body_
 @settings(max_examples=400)
 @given(st.binary(max_size=40))
 def test_random_bytes_raise_only_protocol_errors(payload: bytes) -> None:
-    for decoder in DECODERS:
-        with contextlib.suppress(ProtocolError):
-            decoder(payload)
+    checks.assert_only_protocol_errors(DECODERS, payload)
 
 
 @settings(max_examples=300)
 @given(st.integers(0, 0xFFFF), st.binary(min_size=2, max_size=40))
 def test_flagged_random_fields_raise_only_protocol_errors(flags: int, tail: bytes) -> None:
     # random bytes behind every flag combination, so the optional fields are reached
-    for payload in (bytes([flags & 0xFF]) + tail, flags.to_bytes(2, "little") + tail):
-        for decoder in DECODERS:
-            with contextlib.suppress(ProtocolError):
-                decoder(payload)
+    flags_8, flags_16 = bytes([flags & 0xFF]), flags.to_bytes(2, "little")
+    checks.assert_only_protocol_errors(DECODERS, flags_8 + tail, flags_16 + tail)
 
 
 @pytest.mark.parametrize("spec", PROTOCOLS, ids=lambda spec: spec.id)
 def test_examples_and_truncation(spec: Any) -> None:
     assert spec.uuid in (0x2A9D, 0x2A9E, 0x2A9C)
-    for example in spec.examples:
-        spec.decode(example)
-        for cut in range(len(example)):
-            with pytest.raises(IncompleteFrame):
-                spec.decode(example[:cut])
-        with pytest.raises(FrameError):
-            spec.decode(example + b"\x00")
+    checks.assert_examples_and_truncation(spec)
 
 
 @pytest.mark.parametrize(
@@ -556,17 +514,14 @@ def test_examples_and_truncation(spec: Any) -> None:
 def test_cart_decode(
     capsys: pytest.CaptureFixture[str], protocol: str, hex_: str, key: str, expected: float
 ) -> None:
-    assert main(["decode", protocol, hex_]) == 0
-    out = json.loads(capsys.readouterr().out)
+    out = checks.cli_decode(capsys, protocol, hex_)
     assert out["protocol"] == protocol
     assert out["record"][key] == expected
-    assert main(["decode", protocol, hex_ + "00"]) == 1
-    assert json.loads(capsys.readouterr().out)["error"]["type"] == "FrameError"
+    assert checks.cli_error(capsys, protocol, hex_ + "00") == "FrameError"
 
 
 def test_cart_decode_weight_measurement_json(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["decode", "ble.weight_measurement", "01543d"]) == 0
-    out = json.loads(capsys.readouterr().out)
+    out = checks.cli_decode(capsys, "ble.weight_measurement", "01543d")
     assert out["measurements"] == [
         mj("body_weight", 71.214, original={"value": 157.0, "unit": "[lb_av]"})
     ]

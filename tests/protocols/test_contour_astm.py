@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import codecs
-import contextlib
-import json
 from datetime import datetime
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cart.cli import main
 from cart.errors import (
     BufferOverflow,
     ChecksumError,
@@ -20,7 +16,7 @@ from cart.errors import (
     ProtocolError,
     UnsupportedMessage,
 )
-from cart.protocols import Decoded, NeedData
+from cart.protocols import Decoded
 from cart.protocols.contour_astm import (
     PROTOCOL_ID,
     PROTOCOLS,
@@ -45,6 +41,7 @@ from cart.protocols.contour_astm import (
     encode_terminator,
     parse_frame,
 )
+from tests.protocols import checks
 
 # glucometers-tech/glucometerutils glucometerutils/drivers/tests/test_contourusb.py: one HID
 # read from a Contour USB (model 7390): EOT, the header frame (FN 1, CR ETB, checksum D7), ENQ.
@@ -61,26 +58,6 @@ RESULT_MMOL = "R|5|^^^Glucose|7.9|mmol/L^P||B||201102241308"
 # DERIVED from tidepool-org/uploader lib/drivers/bayer/bayerContour.js (classic serial
 # layout: range, abnormal flags, user marks, status, two empty fields, date).
 RESULT_CLASSIC_HI = "R|2|^^^Glucose|600|mg/dL^P|0|>|A||||200701011200"
-
-GARBAGE_HEAD = b"\x00\xfe\x13\x80"
-GARBAGE_TAIL = b"\xff\x00\x7f"
-
-
-def _pieces(data: bytes, how: str) -> list[bytes]:
-    if how == "whole":
-        return [data]
-    if how == "halved":
-        return [data[: len(data) // 2], data[len(data) // 2 :]]
-    return [data[i : i + 1] for i in range(len(data))]
-
-
-def _drain(stream: AstmStream, data: bytes, how: str) -> list[Decoded]:
-    out: list[Decoded] = []
-    for piece in _pieces(data, how):
-        stream.feed(piece)
-        while not isinstance(frame := stream.next_frame(), NeedData):
-            out.append(frame)
-    return out
 
 
 # --------------------------------------------------------------------------- frames & records
@@ -226,10 +203,7 @@ def _frame_bytes(number: bytes, text: bytes, end: bytes = b"\x03") -> bytes:
     ],
 )
 def test_error_frames(frame: bytes, error: type[ProtocolError]) -> None:
-    with pytest.raises(error) as info:
-        decode(frame)
-    assert type(info.value) is error
-    assert info.value.protocol == PROTOCOL_ID
+    checks.assert_raises_exactly(decode, frame, error, protocol=PROTOCOL_ID)
 
 
 def test_checksum_error_values() -> None:
@@ -241,9 +215,12 @@ def test_checksum_error_values() -> None:
 # --------------------------------------------------------------------------- stream
 
 
-@pytest.mark.parametrize("how", ["whole", "halved", "bytes"])
+@pytest.mark.parametrize("how", checks.SPLITS)
 def test_stream_hid_read(how: str) -> None:
-    tokens = _drain(AstmStream(), GARBAGE_HEAD + HID_READ + GARBAGE_TAIL, how)
+    tokens = checks.feed_all(
+        AstmStream(),
+        checks.split_delivery(checks.GARBAGE_HEAD + HID_READ + checks.GARBAGE_TAIL, how),
+    )
     assert [t.record.get("control") or t.record["record_type"] for t in tokens] == [
         "EOT",
         "header",
@@ -252,11 +229,11 @@ def test_stream_hid_read(how: str) -> None:
     assert tokens[1].raw == HEADER_FRAME
 
 
-@pytest.mark.parametrize("how", ["whole", "halved", "bytes"])
+@pytest.mark.parametrize("how", checks.SPLITS)
 def test_stream_message(how: str) -> None:
     frames = encode_message([encode_patient(), RESULT_USB, RESULT_MMOL, encode_terminator()])
-    wire = GARBAGE_HEAD + b"\x05" + b"".join(frames) + b"\x04" + GARBAGE_TAIL
-    tokens = _drain(AstmStream(), wire, how)
+    wire = checks.GARBAGE_HEAD + b"\x05" + b"".join(frames) + b"\x04" + checks.GARBAGE_TAIL
+    tokens = checks.feed_all(AstmStream(), checks.split_delivery(wire, how))
     values = [m.value for t in tokens for m in t.measurements]
     assert values == [133.0, 142.3]
     assert tokens[0].record["control"] == "ENQ"
@@ -265,9 +242,7 @@ def test_stream_message(how: str) -> None:
 
 def test_stream_truncated_frame_then_resync() -> None:
     stream = AstmStream()
-    stream.feed(HEADER_FRAME[:60] + b"\x04" + HEADER_FRAME)
-    with pytest.raises(IncompleteFrame):
-        stream.next_frame()
+    checks.assert_feed_raises(stream, HEADER_FRAME[:60] + b"\x04" + HEADER_FRAME, IncompleteFrame)
     eot = stream.next_frame()
     assert isinstance(eot, Decoded)
     assert eot.record["control"] == "EOT"
@@ -278,9 +253,7 @@ def test_stream_truncated_frame_then_resync() -> None:
 
 def test_stream_buffer_bounded() -> None:
     stream = AstmStream()
-    stream.feed(b"\x02" + b"A" * 300)
-    with pytest.raises(BufferOverflow):
-        stream.next_frame()
+    checks.assert_feed_raises(stream, b"\x02" + b"A" * 300, BufferOverflow)
     stream.feed(b"\x05")
     assert isinstance(stream.next_frame(), Decoded)
 
@@ -309,8 +282,7 @@ def _run(
         pieces = [wire[i : i + chunk] for i in range(0, len(wire), chunk)] if chunk else [wire]
         for piece in pieces:
             receiver.feed(piece)
-            while not isinstance(event := receiver.next_event(), NeedData):
-                events.append(event)
+            events += checks.pull_all(receiver.next_event)
         reply = receiver.data_to_send()
         if sender.done:
             break
@@ -418,9 +390,7 @@ def test_receiver_accepts_contour_usb_read() -> None:
     # The HID capture starts with EOT and the header frame before any ENQ.
     receiver = ContourReceiver()
     receiver.feed(HID_READ)
-    events = []
-    while not isinstance(event := receiver.next_event(), NeedData):
-        events.append(event)
+    events = checks.pull_all(receiver.next_event)
     assert isinstance(events[0], TransferComplete)
     assert isinstance(events[1], RecordReceived)
     assert events[1].decoded is not None
@@ -453,30 +423,17 @@ def test_roundtrip_through_the_dialogue(results: list[str], max_text: int, chunk
 @settings(max_examples=300)
 @given(st.binary(max_size=300))
 def test_random_bytes_only_raise_protocol_errors(data: bytes) -> None:
-    with contextlib.suppress(ProtocolError):
-        decode(data)
-    with contextlib.suppress(ProtocolError):
-        decode(b"\x02" + data)
-    stream = AstmStream()
-    stream.feed(data)
-    for _ in range(len(data) + 1):
-        try:
-            if isinstance(stream.next_frame(), NeedData):
-                break
-        except ProtocolError:
-            continue
+    checks.assert_only_protocol_errors(decode, data, b"\x02" + data)
+    checks.feed_all(AstmStream(), [data], skip_errors=True, limit=len(data) + 1)
     receiver = ContourReceiver()  # never raises: bad input becomes FrameRejected events
     receiver.feed(b"\x05" + data)
-    for _ in range(len(data) + 2):
-        if isinstance(receiver.next_event(), NeedData):
-            break
+    checks.pull_all(receiver.next_event, limit=len(data) + 2)
 
 
 @settings(max_examples=200)
 @given(st.text(alphabet="RHPLO|^\\&0123456789./<>ABCDmgdLol^", max_size=60))
 def test_valid_frames_with_random_text_only_raise_protocol_errors(text: str) -> None:
-    with contextlib.suppress(ProtocolError):
-        decode(encode_frame(1, text + "\r"))
+    checks.assert_only_protocol_errors(decode, encode_frame(1, text + "\r"))
 
 
 # --------------------------------------------------------------------------- registry / CLI
@@ -484,20 +441,16 @@ def test_valid_frames_with_random_text_only_raise_protocol_errors(text: str) -> 
 
 def test_examples_decode() -> None:
     (spec,) = PROTOCOLS
-    for example in spec.examples:
-        assert decode(example).protocol == PROTOCOL_ID
+    assert [d.protocol for d in checks.decode_examples(spec)] == [PROTOCOL_ID] * len(spec.examples)
 
 
 def test_cli_decode(capsys: pytest.CaptureFixture[str]) -> None:
     frame = encode_frame(2, RESULT_USB + "\r", final=False)
-    payload = codecs.escape_encode(frame)[0].decode("ascii")
-    assert main(["decode", PROTOCOL_ID, payload]) == 0
-    out = json.loads(capsys.readouterr().out)
+    out = checks.cli_decode(capsys, PROTOCOL_ID, checks.escaped(frame))
     assert out["record"]["frame_number"] == 2
     assert out["measurements"][0]["value"] == 133.0
     assert out["measurements"][0]["sequence"] == 8
-    assert main(["decode", PROTOCOL_ID, RESULT_MMOL]) == 0
-    assert json.loads(capsys.readouterr().out)["measurements"][0]["original"]["unit"] == "mmol/L"
-    bad = codecs.escape_encode(HEADER_FRAME.replace(b"D7", b"D8"))[0].decode("ascii")
-    assert main(["decode", PROTOCOL_ID, bad]) == 1
-    assert json.loads(capsys.readouterr().out)["error"]["type"] == "ChecksumError"
+    mmol = checks.cli_decode(capsys, PROTOCOL_ID, RESULT_MMOL)
+    assert mmol["measurements"][0]["original"]["unit"] == "mmol/L"
+    bad = checks.escaped(HEADER_FRAME.replace(b"D7", b"D8"))
+    assert checks.cli_error(capsys, PROTOCOL_ID, bad) == "ChecksumError"

@@ -11,15 +11,11 @@ Vectors:
 
 from __future__ import annotations
 
-import contextlib
-import json
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cart.cli import main
-from cart.errors import BufferOverflow, FrameError, ProtocolError, UnsupportedMessage
+from cart.errors import BufferOverflow, FrameError, UnsupportedMessage
 from cart.measurement import Measurement, MeasurementKind
 from cart.protocols import NEED_DATA, get_protocol
 from cart.protocols.datascope_accutorr import (
@@ -31,6 +27,7 @@ from cart.protocols.datascope_accutorr import (
     encode_alarm_limits,
     encode_patient_data,
 )
+from tests.protocols import checks
 
 MANUAL = b"P:--,85,120, 45, 80,000,010,000, 5\r\n"
 DERIVED = b"P: 97, 72,118, 88, 73,000,000,000,  2\r\n"
@@ -99,36 +96,16 @@ def test_banner_and_prompt():
     ],
 )
 def test_bad_frames_map_to_exact_errors(frame, error):
-    with pytest.raises(error) as info:
-        decode(frame)
-    assert type(info.value) is error
-    assert info.value.protocol == "datascope.accutorr"
+    checks.assert_raises_exactly(decode, frame, error, protocol="datascope.accutorr")
 
 
 # --------------------------------------------------------------------------- stream
 
 
-def _feed_all(stream, chunks):
-    out = []
-    for chunk in chunks:
-        stream.feed(chunk)
-        while (frame := stream.next_frame()) is not NEED_DATA:
-            out.append(frame)
-    return out
-
-
 @pytest.mark.parametrize("frame", [MANUAL, DERIVED])
-@pytest.mark.parametrize("split", ["whole", "half", "bytewise"])
+@pytest.mark.parametrize("split", checks.SPLITS)
 def test_stream_split_delivery(frame, split):
-    if split == "whole":
-        chunks = [frame]
-    elif split == "half":
-        chunks = [frame[: len(frame) // 2], frame[len(frame) // 2 :]]
-    else:
-        chunks = [bytes([b]) for b in frame]
-    stream = AccutorrStream()
-    assert [f.record for f in _feed_all(stream, chunks)] == [decode(frame).record]
-    assert stream.buffered == 0
+    checks.assert_delivered_whole(AccutorrStream(), frame, split, decode)
 
 
 def test_stream_session_with_banner_prompts_and_noise():
@@ -141,7 +118,7 @@ def test_stream_session_with_banner_prompts_and_noise():
         + b">P:--,8"
     )
     stream = AccutorrStream()
-    out = _feed_all(stream, [session])
+    out = checks.feed_all(stream, [session])
     assert [f.record["command"] for f in out] == [None, "P", "P"]
     assert out[1].record["systolic"] == 120
     assert out[2].record["systolic"] == 118
@@ -159,25 +136,15 @@ def test_stream_resyncs_after_a_bad_line():
 
 def test_stream_buffer_is_bounded():
     stream = AccutorrStream(max_buffer=64)
-    stream.feed(b"9" * 65)
-    with pytest.raises(BufferOverflow):
-        stream.next_frame()
+    checks.assert_feed_raises(stream, b"9" * 65, BufferOverflow)
     stream.feed(b"\r\n" + MANUAL)
     assert list(stream.frames())[-1].record["systolic"] == 120
 
 
 @settings(max_examples=200)
-@given(st.lists(st.binary(max_size=30), max_size=8))
+@given(checks.chunk_lists(30, 8))
 def test_stream_random_chunks_only_raise_protocol_error(chunks):
-    stream = AccutorrStream(max_buffer=64)
-    for chunk in chunks:
-        stream.feed(chunk)
-        while True:
-            try:
-                if stream.next_frame() is NEED_DATA:
-                    break
-            except ProtocolError:
-                continue
+    checks.feed_all(AccutorrStream(max_buffer=64), chunks, skip_errors=True)
 
 
 # --------------------------------------------------------------------------- properties
@@ -186,15 +153,13 @@ def test_stream_random_chunks_only_raise_protocol_error(chunks):
 @settings(max_examples=300)
 @given(st.binary(max_size=60))
 def test_random_bytes_only_raise_protocol_error(data):
-    with contextlib.suppress(ProtocolError):
-        decode(data)
+    checks.assert_only_protocol_errors(decode, data)
 
 
 @settings(max_examples=300)
 @given(st.text(alphabet="PL:-, 0123456789", max_size=45))
 def test_random_accutorr_like_text_only_raises_protocol_error(text):
-    with contextlib.suppress(ProtocolError):
-        decode(text.encode())
+    checks.assert_only_protocol_errors(decode, text.encode())
 
 
 optional = st.one_of(st.none(), st.integers(0, 999))
@@ -241,8 +206,9 @@ def test_encode_alarm_limits_round_trip():
 
 
 def test_cli_decode(capsys):
-    assert main(["decode", "datascope.accutorr", "P:--,85,120, 45, 80,000,010,000, 5\\r\\n"]) == 0
-    out = json.loads(capsys.readouterr().out)
+    out = checks.cli_decode(
+        capsys, "datascope.accutorr", "P:--,85,120, 45, 80,000,010,000, 5\\r\\n"
+    )
     assert out["protocol"] == "datascope.accutorr"
     assert out["record"]["spo2"] is None
     assert [m["kind"] for m in out["measurements"]] == [
@@ -256,5 +222,4 @@ def test_cli_decode(capsys):
 def test_registry_and_examples_decode():
     spec = get_protocol("datascope.accutorr")
     assert spec.payload == "text"
-    for example in spec.examples:
-        spec.decode(example)
+    checks.decode_examples(spec)

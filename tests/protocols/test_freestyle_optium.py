@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import codecs
-import contextlib
-import json
 from datetime import datetime
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cart.cli import main
 from cart.errors import (
     BufferOverflow,
     ChecksumError,
@@ -20,7 +16,7 @@ from cart.errors import (
     ProtocolError,
     UnsupportedMessage,
 )
-from cart.protocols import Decoded, NeedData
+from cart.protocols import Decoded
 from cart.protocols.freestyle_optium import (
     PROTOCOL_ID,
     PROTOCOLS,
@@ -36,9 +32,7 @@ from cart.protocols.freestyle_optium import (
     encode_set_clock,
     encode_xmem,
 )
-
-GARBAGE_HEAD = b"\x00\xfe\x13\x80"
-GARBAGE_TAIL = b"\xff\x00\x7f"
+from tests.protocols import checks
 
 # DERIVED from the grammar in glucometer-protocols abbott/freestyle-optium.md (no public
 # capture of a full $xmem reply exists): values invented, layout and checksum rule per spec.
@@ -63,23 +57,6 @@ COLQ = (
     b"Usage:\t3\r\n"
     b"CMD OK\r\n"
 )
-
-
-def _pieces(data: bytes, how: str) -> list[bytes]:
-    if how == "whole":
-        return [data]
-    if how == "halved":
-        return [data[: len(data) // 2], data[len(data) // 2 :]]
-    return [data[i : i + 1] for i in range(len(data))]
-
-
-def _drain(stream: OptiumStream, data: bytes, how: str) -> list[Decoded]:
-    out: list[Decoded] = []
-    for piece in _pieces(data, how):
-        stream.feed(piece)
-        while not isinstance(frame := stream.next_frame(), NeedData):
-            out.append(frame)
-    return out
 
 
 # --------------------------------------------------------------------------- vectors
@@ -210,10 +187,7 @@ def _replace(old: bytes, new: bytes) -> bytes:
     ],
 )
 def test_error_frames(frame: bytes, error: type[ProtocolError]) -> None:
-    with pytest.raises(error) as info:
-        decode(frame)
-    assert type(info.value) is error
-    assert info.value.protocol == PROTOCOL_ID
+    checks.assert_raises_exactly(decode, frame, error, protocol=PROTOCOL_ID)
 
 
 def test_checksum_error_values() -> None:
@@ -225,10 +199,10 @@ def test_checksum_error_values() -> None:
 # --------------------------------------------------------------------------- stream
 
 
-@pytest.mark.parametrize("how", ["whole", "halved", "bytes"])
+@pytest.mark.parametrize("how", checks.SPLITS)
 def test_stream(how: str) -> None:
-    wire = GARBAGE_HEAD + b"$xmem\r\n" + XMEM + COLQ + b"CMD OK\r\n" + GARBAGE_TAIL
-    frames = _drain(OptiumStream(), wire, how)
+    wire = checks.GARBAGE_HEAD + b"$xmem\r\n" + XMEM + COLQ + b"CMD OK\r\n" + checks.GARBAGE_TAIL
+    frames = checks.feed_all(OptiumStream(), checks.split_delivery(wire, how))
     assert [f.record["message"] for f in frames] == [
         "command",
         "memory_dump",
@@ -241,20 +215,20 @@ def test_stream(how: str) -> None:
 
 def test_stream_garbage_before_dump() -> None:
     # Noise in front of the dump's empty first line is dropped; the checksum still holds.
-    frames = _drain(OptiumStream(), GARBAGE_HEAD + XMEM, "whole")
+    frames = checks.feed_all(OptiumStream(), [checks.GARBAGE_HEAD + XMEM])
     assert [f.record["message"] for f in frames] == ["memory_dump"]
 
 
 def test_stream_stray_empty_line_is_not_a_dump() -> None:
-    frames = _drain(OptiumStream(), b"\r\n\r\nCMD OK\r\n", "bytes")
+    frames = checks.feed_all(
+        OptiumStream(), checks.split_delivery(b"\r\n\r\nCMD OK\r\n", "bytewise")
+    )
     assert [f.record["message"] for f in frames] == ["command_ok"]
 
 
 def test_stream_bad_dump_then_resync() -> None:
     stream = OptiumStream()
-    stream.feed(XMEM.replace(b"105 ", b"106 ") + COLQ)
-    with pytest.raises(ChecksumError):
-        stream.next_frame()
+    checks.assert_feed_raises(stream, XMEM.replace(b"105 ", b"106 ") + COLQ, ChecksumError)
     frame = stream.next_frame()
     assert isinstance(frame, Decoded)
     assert frame.record["message"] == "device_info"
@@ -262,12 +236,9 @@ def test_stream_bad_dump_then_resync() -> None:
 
 def test_stream_bounds() -> None:
     stream = OptiumStream(max_line=64, max_lines=10)
-    stream.feed(b"x" * 100)
-    with pytest.raises(BufferOverflow):
-        stream.next_frame()
-    stream.feed(b"\r\nAAAA123-B4567\r\n" + b"105  Apr  22 2014 02:10 G 0x00\r\n" * 12)
-    with pytest.raises(BufferOverflow):
-        stream.next_frame()
+    checks.assert_feed_raises(stream, b"x" * 100, BufferOverflow)
+    too_many_lines = b"\r\nAAAA123-B4567\r\n" + b"105  Apr  22 2014 02:10 G 0x00\r\n" * 12
+    checks.assert_feed_raises(stream, too_many_lines, BufferOverflow)
     stream.feed(b"CMD OK\r\n")
     frame = stream.next_frame()
     assert isinstance(frame, Decoded)
@@ -301,16 +272,8 @@ def test_xmem_roundtrip(readings: list[OptiumReading]) -> None:
 @settings(max_examples=300)
 @given(st.binary(max_size=120))
 def test_random_bytes_only_raise_protocol_errors(data: bytes) -> None:
-    with contextlib.suppress(ProtocolError):
-        decode(data)
-    stream = OptiumStream()
-    stream.feed(data + b"\r\n")
-    for _ in range(len(data) + 2):
-        try:
-            if isinstance(stream.next_frame(), NeedData):
-                break
-        except ProtocolError:
-            continue
+    checks.assert_only_protocol_errors(decode, data)
+    checks.feed_all(OptiumStream(), [data + b"\r\n"], skip_errors=True, limit=len(data) + 2)
 
 
 @settings(max_examples=200)
@@ -320,10 +283,8 @@ def test_random_bytes_only_raise_protocol_errors(data: bytes) -> None:
     )
 )
 def test_near_miss_text_only_raises_protocol_errors(text: str) -> None:
-    with contextlib.suppress(ProtocolError):
-        decode(text.encode("ascii"))
-    with contextlib.suppress(ProtocolError):
-        decode(b"\r\n" + text.encode("ascii") + b"\r\n0x0000  END\r\n")
+    raw = text.encode("ascii")
+    checks.assert_only_protocol_errors(decode, raw, b"\r\n" + raw + b"\r\n0x0000  END\r\n")
 
 
 # --------------------------------------------------------------------------- registry / CLI
@@ -331,16 +292,12 @@ def test_near_miss_text_only_raises_protocol_errors(text: str) -> None:
 
 def test_examples_decode() -> None:
     (spec,) = PROTOCOLS
-    for example in spec.examples:
-        assert decode(example).protocol == PROTOCOL_ID
+    assert [d.protocol for d in checks.decode_examples(spec)] == [PROTOCOL_ID] * len(spec.examples)
 
 
 def test_cli_decode(capsys: pytest.CaptureFixture[str]) -> None:
-    payload = codecs.escape_encode(XMEM)[0].decode("ascii")
-    assert main(["decode", PROTOCOL_ID, payload]) == 0
-    out = json.loads(capsys.readouterr().out)
+    out = checks.cli_decode(capsys, PROTOCOL_ID, checks.escaped(XMEM))
     assert out["record"]["number_of_records"] == 3
     assert [m["special"] for m in out["measurements"]] == [None, "+inf"]
-    bad = codecs.escape_encode(XMEM.replace(b"105 ", b"106 "))[0].decode("ascii")
-    assert main(["decode", PROTOCOL_ID, bad]) == 1
-    assert json.loads(capsys.readouterr().out)["error"]["type"] == "ChecksumError"
+    bad = checks.escaped(XMEM.replace(b"105 ", b"106 "))
+    assert checks.cli_error(capsys, PROTOCOL_ID, bad) == "ChecksumError"

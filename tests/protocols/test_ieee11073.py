@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
 from decimal import Decimal
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cart.cli import main
-from cart.errors import FrameError, IncompleteFrame, ProtocolError
+from cart.errors import FrameError, IncompleteFrame
 from cart.measurement import Special
 from cart.protocols.ieee11073 import (
     FLOAT_NAN,
@@ -34,6 +31,7 @@ from cart.protocols.ieee11073 import (
     parse_sfloat,
     sfloat,
 )
+from tests.protocols import checks
 
 SFLOAT_VECTORS = [
     # (hex, value, mantissa, exponent, source)
@@ -103,7 +101,7 @@ FLOAT_SPECIALS = [
 def test_sfloat_vectors(hex_: str, value: float, mantissa: int, exponent: int) -> None:
     decoded = decode_sfloat(bytes.fromhex(hex_))
     assert decoded.protocol == "ieee11073.sfloat"
-    assert decoded.record == {"value": value, "mantissa": mantissa, "exponent": exponent}
+    assert decoded.record == checks.sfloat_json(value, mantissa, exponent)
     assert decoded.measurements == ()
     assert encode_sfloat(MedFloat(mantissa, exponent)) == bytes.fromhex(hex_)
 
@@ -111,7 +109,7 @@ def test_sfloat_vectors(hex_: str, value: float, mantissa: int, exponent: int) -
 @pytest.mark.parametrize(("hex_", "name", "mantissa", "constant"), SFLOAT_SPECIALS)
 def test_sfloat_specials(hex_: str, name: str, mantissa: int, constant: MedFloat) -> None:
     decoded = decode_sfloat(bytes.fromhex(hex_))
-    assert decoded.record == {"value": name, "mantissa": mantissa, "exponent": 0}
+    assert decoded.record == checks.sfloat_json(name, mantissa, 0)
     assert parse_sfloat(bytes.fromhex(hex_)) == constant
     assert constant.special == Special(name)
     assert constant.value is None
@@ -125,17 +123,13 @@ def test_sfloat_specials(hex_: str, name: str, mantissa: int, constant: MedFloat
 def test_float_vectors(hex_: str, value: float, mantissa: int, exponent: int) -> None:
     decoded = decode_float(bytes.fromhex(hex_))
     assert decoded.protocol == "ieee11073.float"
-    assert decoded.record == {"value": value, "mantissa": mantissa, "exponent": exponent}
+    assert decoded.record == checks.sfloat_json(value, mantissa, exponent)
     assert encode_float(MedFloat(mantissa, exponent)) == bytes.fromhex(hex_)
 
 
 @pytest.mark.parametrize(("hex_", "name", "mantissa", "constant"), FLOAT_SPECIALS)
 def test_float_specials(hex_: str, name: str, mantissa: int, constant: MedFloat) -> None:
-    assert decode_float(bytes.fromhex(hex_)).record == {
-        "value": name,
-        "mantissa": mantissa,
-        "exponent": 0,
-    }
+    assert decode_float(bytes.fromhex(hex_)).record == checks.sfloat_json(name, mantissa, 0)
     assert parse_float(bytes.fromhex(hex_)) == constant
     assert encode_float(name) == bytes.fromhex(hex_)
 
@@ -230,17 +224,9 @@ def test_bool_is_not_a_number() -> None:
     ],
 )
 def test_length_errors(decoder: object, payload: bytes, error: type[Exception]) -> None:
-    with pytest.raises(error) as info:
-        decoder(payload)  # type: ignore[operator]
-    assert type(info.value) is error
+    checks.assert_raises_exactly(decoder, payload, error)  # type: ignore[arg-type]
 
 
-sfloats = st.one_of(
-    st.sampled_from([SFLOAT_NAN, SFLOAT_NRES, SFLOAT_POS_INF, SFLOAT_NEG_INF, SFLOAT_RESERVED]),
-    st.builds(MedFloat, st.integers(-2048, 2047), st.integers(-8, 7)).filter(
-        lambda m: not (m.exponent == 0 and m.mantissa in (2046, 2047, -2048, -2047, -2046))
-    ),
-)
 floats32 = st.one_of(
     st.sampled_from([FLOAT_NAN, FLOAT_NRES, FLOAT_POS_INF, FLOAT_NEG_INF, FLOAT_RESERVED]),
     st.builds(MedFloat, st.integers(-(2**23), 2**23 - 1), st.integers(-128, 127)).filter(
@@ -250,15 +236,15 @@ floats32 = st.one_of(
 
 
 @settings(max_examples=300)
-@given(sfloats)
+@given(checks.sfloats)
 def test_sfloat_round_trip(value: MedFloat) -> None:
-    assert parse_sfloat(encode_sfloat(value)) == value
+    checks.assert_round_trip(encode_sfloat, parse_sfloat, value)
 
 
 @settings(max_examples=300)
 @given(floats32)
 def test_float_round_trip(value: MedFloat) -> None:
-    assert parse_float(encode_float(value)) == value
+    checks.assert_round_trip(encode_float, parse_float, value)
 
 
 @settings(max_examples=300)
@@ -273,28 +259,23 @@ def test_numbers_round_trip_exactly(mantissa: int, exponent: int) -> None:
 @settings(max_examples=300)
 @given(st.binary(max_size=6))
 def test_random_bytes_raise_only_protocol_errors(payload: bytes) -> None:
-    for decoder in (decode_sfloat, decode_float):
-        with contextlib.suppress(ProtocolError):
-            decoder(payload)
+    checks.assert_only_protocol_errors((decode_sfloat, decode_float), payload)
 
 
 @pytest.mark.parametrize(
     ("protocol", "hex_", "record"),
     [
-        ("ieee11073.sfloat", "48f0", {"value": 7.2, "mantissa": 72, "exponent": -1}),
-        ("ieee11073.sfloat", "0208", {"value": "-inf", "mantissa": -2046, "exponent": 0}),
-        ("ieee11073.float", "b00e00fe", {"value": 37.6, "mantissa": 3760, "exponent": -2}),
+        ("ieee11073.sfloat", "48f0", checks.sfloat_json(7.2, 72, -1)),
+        ("ieee11073.sfloat", "0208", checks.sfloat_json("-inf", -2046, 0)),
+        ("ieee11073.float", "b00e00fe", checks.sfloat_json(37.6, 3760, -2)),
     ],
 )
 def test_cart_decode(
     capsys: pytest.CaptureFixture[str], protocol: str, hex_: str, record: dict[str, object]
 ) -> None:
-    assert main(["decode", protocol, hex_]) == 0
-    out = json.loads(capsys.readouterr().out)
+    out = checks.cli_decode(capsys, protocol, hex_)
     assert out == {"protocol": protocol, "record": record, "measurements": []}
 
 
 def test_cart_decode_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["decode", "ieee11073.sfloat", "8a"]) == 1
-    out = json.loads(capsys.readouterr().out)
-    assert out["error"]["type"] == "IncompleteFrame"
+    assert checks.cli_error(capsys, "ieee11073.sfloat", "8a") == "IncompleteFrame"

@@ -14,18 +14,15 @@ Vectors:
 
 from __future__ import annotations
 
-import contextlib
-import json
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cart.cli import main
-from cart.errors import BufferOverflow, FrameError, ProtocolError, UnsupportedMessage
+from cart.errors import BufferOverflow, FrameError, UnsupportedMessage
 from cart.measurement import Measurement, MeasurementKind
 from cart.protocols import NEED_DATA, get_protocol
 from cart.protocols.indicator_st_gs import IndicatorStream, decode, encode
+from tests.protocols import checks
 
 W, HT = "body_weight", "body_height"
 
@@ -105,36 +102,16 @@ def test_overload_of_a_height_rod_keeps_the_kind():
     ],
 )
 def test_bad_frames_map_to_exact_errors(frame, error):
-    with pytest.raises(error) as info:
-        decode(frame)
-    assert type(info.value) is error
-    assert info.value.protocol == "indicator.st_gs"
+    checks.assert_raises_exactly(decode, frame, error, protocol="indicator.st_gs")
 
 
 # --------------------------------------------------------------------------- stream
 
 
-def _feed_all(stream, chunks):
-    out = []
-    for chunk in chunks:
-        stream.feed(chunk)
-        while (frame := stream.next_frame()) is not NEED_DATA:
-            out.append(frame)
-    return out
-
-
 @pytest.mark.parametrize("frame", [f[0] for f in REAL_FRAMES])
-@pytest.mark.parametrize("split", ["whole", "half", "bytewise"])
+@pytest.mark.parametrize("split", checks.SPLITS)
 def test_stream_split_delivery(frame, split):
-    if split == "whole":
-        chunks = [frame]
-    elif split == "half":
-        chunks = [frame[: len(frame) // 2], frame[len(frame) // 2 :]]
-    else:
-        chunks = [bytes([b]) for b in frame]
-    stream = IndicatorStream()
-    assert [f.record for f in _feed_all(stream, chunks)] == [decode(frame).record]
-    assert stream.buffered == 0
+    checks.assert_delivered_whole(IndicatorStream(), frame, split, decode)
 
 
 def test_stream_leading_and_trailing_garbage():
@@ -156,25 +133,15 @@ def test_stream_resyncs_after_bad_frames():
 
 def test_stream_buffer_is_bounded():
     stream = IndicatorStream(max_buffer=64)
-    stream.feed(b"9" * 65)
-    with pytest.raises(BufferOverflow):
-        stream.next_frame()
+    checks.assert_feed_raises(stream, b"9" * 65, BufferOverflow)
     stream.feed(b"\r\nST,GS,+  70.50kg\r\n")
     assert list(stream.frames())[-1].record["value"] == 70.5
 
 
 @settings(max_examples=200)
-@given(st.lists(st.binary(max_size=30), max_size=8))
+@given(checks.chunk_lists(30, 8))
 def test_stream_random_chunks_only_raise_protocol_error(chunks):
-    stream = IndicatorStream(max_buffer=64)
-    for chunk in chunks:
-        stream.feed(chunk)
-        while True:
-            try:
-                if stream.next_frame() is NEED_DATA:
-                    break
-            except ProtocolError:
-                continue
+    checks.feed_all(IndicatorStream(max_buffer=64), chunks, skip_errors=True)
 
 
 # --------------------------------------------------------------------------- properties
@@ -183,15 +150,13 @@ def test_stream_random_chunks_only_raise_protocol_error(chunks):
 @settings(max_examples=300)
 @given(st.binary(max_size=50))
 def test_random_bytes_only_raise_protocol_error(data):
-    with contextlib.suppress(ProtocolError):
-        decode(data)
+    checks.assert_only_protocol_errors(decode, data)
 
 
 @settings(max_examples=300)
 @given(st.text(alphabet="STUGNLO,+- .0123456789kglbcmK", max_size=30))
 def test_random_indicator_like_text_only_raises_protocol_error(text):
-    with contextlib.suppress(ProtocolError):
-        decode(text.encode())
+    checks.assert_only_protocol_errors(decode, text.encode())
 
 
 @settings(max_examples=300)
@@ -235,21 +200,18 @@ def test_encode_vendor_layouts():
 
 
 def test_cli_decode(capsys):
-    assert main(["decode", "indicator.st_gs", "ST,GS,+  70.50kg\\r\\n"]) == 0
-    out = json.loads(capsys.readouterr().out)
+    out = checks.cli_decode(capsys, "indicator.st_gs", "ST,GS,+  70.50kg\\r\\n")
     assert out["protocol"] == "indicator.st_gs"
     assert out["measurements"][0]["value"] == 70.5
     assert out["measurements"][0]["unit"] == "kg"
 
 
 def test_cli_decode_overload(capsys):
-    assert main(["decode", "indicator.st_gs", "OL,GS,+ ------kg"]) == 0
-    (m,) = json.loads(capsys.readouterr().out)["measurements"]
+    (m,) = checks.cli_decode(capsys, "indicator.st_gs", "OL,GS,+ ------kg")["measurements"]
     assert (m["value"], m["special"], m["flags"]) == (None, "+inf", ["overload"])
 
 
 def test_registry_and_examples_decode():
     spec = get_protocol("indicator.st_gs")
     assert spec.payload == "text"
-    for example in spec.examples:
-        spec.decode(example)
+    checks.decode_examples(spec)

@@ -16,20 +16,15 @@ Vectors (every CRC re-checked against pymodbus' own FramerRTU in a test below):
 
 from __future__ import annotations
 
-import contextlib
-import json
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cart.cli import main
 from cart.errors import (
     BufferOverflow,
     ChecksumError,
     FrameError,
     IncompleteFrame,
-    ProtocolError,
     UnsupportedMessage,
 )
 from cart.protocols import NEED_DATA, get_protocol
@@ -49,6 +44,7 @@ from cart.protocols.modbus_rtu import (
     parse_adu,
     with_crc,
 )
+from tests.protocols import checks
 
 H = bytes.fromhex
 
@@ -165,10 +161,7 @@ def test_crc16_matches_pymodbus(data):
     ],
 )
 def test_bad_frames_map_to_exact_errors(frame, error):
-    with pytest.raises(error) as info:
-        parse_adu(frame)
-    assert type(info.value) is error
-    assert info.value.protocol == "modbus.rtu"
+    checks.assert_raises_exactly(parse_adu, frame, error, protocol="modbus.rtu")
 
 
 def test_checksum_error_carries_wire_and_calculated():
@@ -270,35 +263,16 @@ def test_round_trip_exceptions(device_id, function, code):
 @settings(max_examples=400)
 @given(st.binary(max_size=300))
 def test_random_bytes_only_raise_protocol_error(data):
-    with contextlib.suppress(ProtocolError):
-        decode(data)
+    checks.assert_only_protocol_errors(decode, data)
 
 
 @settings(max_examples=200)
 @given(st.binary(min_size=2, max_size=40))
 def test_random_frames_with_valid_crc_only_raise_protocol_error(body):
-    with contextlib.suppress(ProtocolError):
-        decode(with_crc(body))
+    checks.assert_only_protocol_errors(decode, with_crc(body))
 
 
 # --------------------------------------------------------------------------- framer
-
-
-def _pull(framer, chunks):
-    out = []
-    for chunk in chunks:
-        framer.feed(chunk)
-        while (frame := framer.next_frame()) is not NEED_DATA:
-            out.append(frame)
-    return out
-
-
-def _split(data, how):
-    if how == "whole":
-        return [data]
-    if how == "half":
-        return [data[: len(data) // 2], data[len(data) // 2 :]]
-    return [bytes([b]) for b in data]
 
 
 RESPONSES = [h for h, adu in REAL_FRAMES if adu.direction != "request"]
@@ -306,19 +280,19 @@ REQUESTS = [h for h, adu in REAL_FRAMES if adu.direction == "request"]
 
 
 @pytest.mark.parametrize("hexframe", RESPONSES)
-@pytest.mark.parametrize("split", ["whole", "half", "bytewise"])
+@pytest.mark.parametrize("split", checks.SPLITS)
 def test_framer_client_split_delivery(hexframe, split):
     framer = RtuFramer("client")
-    assert _pull(framer, _split(H(hexframe), split)) == [H(hexframe)]
+    assert checks.feed_all(framer, checks.split_delivery(H(hexframe), split)) == [H(hexframe)]
     assert framer.buffered == 0
     assert framer.discarded == 0
 
 
 @pytest.mark.parametrize("hexframe", [*REQUESTS, "01103003000102000157A0"])
-@pytest.mark.parametrize("split", ["whole", "half", "bytewise"])
+@pytest.mark.parametrize("split", checks.SPLITS)
 def test_framer_server_split_delivery(hexframe, split):
     framer = RtuFramer("server")
-    assert _pull(framer, _split(H(hexframe), split)) == [H(hexframe)]
+    assert checks.feed_all(framer, checks.split_delivery(H(hexframe), split)) == [H(hexframe)]
 
 
 def test_framer_partial_needs_data():
@@ -334,32 +308,32 @@ def test_framer_partial_needs_data():
     assert framer.next_frame() == H("118302C134")
 
 
-@pytest.mark.parametrize("split", ["whole", "half", "bytewise"])
+@pytest.mark.parametrize("split", checks.SPLITS)
 def test_framer_hunts_past_garbage(split):
     # pymodbus test_decode_complicated: "dummy char in stream, bad crc + good CRC"
     stream = H("008302F09131") + H("0083029131")
     framer = RtuFramer("client")
-    assert _pull(framer, _split(stream, split)) == [H("0083029131")]
+    assert checks.feed_all(framer, checks.split_delivery(stream, split)) == [H("0083029131")]
     assert framer.discarded == 6
 
 
 def test_framer_noise_claiming_a_long_frame_does_not_stall_a_short_one():
     # 0x01 0x03 0xFF would announce 255 data bytes; the real response follows at once
     framer = RtuFramer("client")
-    assert _pull(framer, [H("0103FF") + H("0103020064B9AF")]) == [H("0103020064B9AF")]
+    assert checks.feed_all(framer, [H("0103FF") + H("0103020064B9AF")]) == [H("0103020064B9AF")]
 
 
 def test_framer_trailing_garbage_and_back_to_back_frames():
     frames = [H(h) for h in RESPONSES]
     framer = RtuFramer("client")
-    out = _pull(framer, [b"\x00\xfe" + b"".join(frames) + b"\xff\x13"])
+    out = checks.feed_all(framer, [b"\x00\xfe" + b"".join(frames) + b"\xff\x13"])
     assert out == frames
     assert framer.buffered <= 4
 
 
 def test_framer_any_role_reads_a_bus():
     bus = H("1103006B00037687") + H("110306022B00000064C8BA")
-    assert _pull(RtuFramer("any"), _split(bus, "bytewise")) == [
+    assert checks.feed_all(RtuFramer("any"), checks.split_delivery(bus, "bytewise")) == [
         H("1103006B00037687"),
         H("110306022B00000064C8BA"),
     ]
@@ -368,9 +342,7 @@ def test_framer_any_role_reads_a_bus():
 def test_framer_buffer_is_bounded():
     framer = RtuFramer("server", max_buffer=256)
     # function 0x10 with byte count 0xFF announces 264 bytes: more than the buffer holds
-    framer.feed(H("0110000000FFFF") + b"\x00" * 253)
-    with pytest.raises(BufferOverflow):
-        framer.next_frame()
+    checks.assert_feed_raises(framer, H("0110000000FFFF") + b"\x00" * 253, BufferOverflow)
     assert framer.buffered == 0
     framer.feed(H("1103006B00037687"))
     assert framer.next_frame() == H("1103006B00037687")
@@ -384,24 +356,12 @@ def test_framer_rejects_bad_configuration():
 
 
 @settings(max_examples=150)
-@given(
-    st.lists(st.binary(max_size=40), max_size=10),
-    st.sampled_from(["client", "server", "any"]),
-)
+@given(checks.chunk_lists(40, 10), st.sampled_from(["client", "server", "any"]))
 def test_framer_random_chunks_only_raise_protocol_error(chunks, role):
     framer = RtuFramer(role, max_buffer=256)
-    for chunk in chunks:
-        framer.feed(chunk)
-        while True:
-            try:
-                frame = framer.next_frame()
-            except ProtocolError:
-                continue
-            if frame is NEED_DATA:
-                break
-            assert isinstance(frame, bytes)
-            with contextlib.suppress(ProtocolError):
-                parse_adu(frame)
+    for frame in checks.feed_all(framer, chunks, skip_errors=True):
+        assert isinstance(frame, bytes)
+        checks.assert_only_protocol_errors(parse_adu, frame)
 
 
 @settings(max_examples=100)
@@ -413,7 +373,7 @@ def test_framer_random_chunks_only_raise_protocol_error(chunks, role):
 def test_framer_finds_a_response_after_noise(noise, registers, device_id):
     frame = encode_read_registers_response(device_id, registers)
     framer = RtuFramer("client")
-    out = _pull(framer, [noise, frame])
+    out = checks.feed_all(framer, [noise, frame])
     assert out[-1] == frame
 
 
@@ -424,21 +384,17 @@ def test_framer_finds_a_response_after_noise(noise, registers, device_id):
     "payload", ["1103006B00037687", "11 03 06 02 2B 00 00 00 64 C8 BA", "118302C134"]
 )
 def test_cli_decode(payload, capsys):
-    assert main(["decode", "modbus.rtu", payload]) == 0
-    out = json.loads(capsys.readouterr().out)
+    out = checks.cli_decode(capsys, "modbus.rtu", payload)
     assert out["protocol"] == "modbus.rtu"
     assert out["record"]["device_id"] == 17
     assert out["measurements"] == []
 
 
 def test_cli_decode_bad_crc(capsys):
-    assert main(["decode", "modbus.rtu", "0083029121"]) == 1
-    out = json.loads(capsys.readouterr().out)
-    assert out["error"]["type"] == "ChecksumError"
+    assert checks.cli_error(capsys, "modbus.rtu", "0083029121") == "ChecksumError"
 
 
 def test_registry_and_examples_decode():
     spec = get_protocol("modbus.rtu")
     assert spec.payload == "hex"
-    for example in spec.examples:
-        spec.decode(example)
+    checks.decode_examples(spec)

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import codecs
-import contextlib
-import json
 from datetime import datetime
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cart.cli import main
 from cart.errors import (
     BufferOverflow,
     ChecksumError,
@@ -20,7 +16,7 @@ from cart.errors import (
     ProtocolError,
     UnsupportedMessage,
 )
-from cart.protocols import NEED_DATA, Decoded, NeedData
+from cart.protocols import NEED_DATA, Decoded
 from cart.protocols.onetouch_ultra2 import (
     PROTOCOL_ID,
     PROTOCOLS,
@@ -40,6 +36,7 @@ from cart.protocols.onetouch_ultra2 import (
     encode_unit,
     encode_version,
 )
+from tests.protocols import checks
 
 # tidepool-org/uploader lib/drivers/onetouch/oneTouchUltra2.js, header comment (a real dump):
 TIDEPOOL_DUMP = (
@@ -48,25 +45,6 @@ TIDEPOOL_DUMP = (
     b'P "SAT","03/21/15","16:42:11   ","  105 ","B","02", 00 099F\r\n'
     b'P "SAT","03/21/15","16:39:46   ","  176 ","N","02", 00 09C1\r\n'
 )
-GARBAGE_HEAD = b"\x00\xfe\x13\x80"
-GARBAGE_TAIL = b"\xff\x00\x7f"
-
-
-def _pieces(data: bytes, how: str) -> list[bytes]:
-    if how == "whole":
-        return [data]
-    if how == "halved":
-        return [data[: len(data) // 2], data[len(data) // 2 :]]
-    return [data[i : i + 1] for i in range(len(data))]
-
-
-def _drain(stream: Ultra2Stream, data: bytes, how: str) -> list[Decoded]:
-    out: list[Decoded] = []
-    for piece in _pieces(data, how):
-        stream.feed(piece)
-        while not isinstance(frame := stream.next_frame(), NeedData):
-            out.append(frame)
-    return out
 
 
 # --------------------------------------------------------------------------- vectors
@@ -235,10 +213,7 @@ def test_commands() -> None:
     ],
 )
 def test_error_frames(frame: bytes, error: type[ProtocolError]) -> None:
-    with pytest.raises(error) as info:
-        decode(frame)
-    assert type(info.value) is error
-    assert info.value.protocol == PROTOCOL_ID
+    checks.assert_raises_exactly(decode, frame, error, protocol=PROTOCOL_ID)
 
 
 def test_checksum_error_carries_both_values() -> None:
@@ -250,27 +225,27 @@ def test_checksum_error_carries_both_values() -> None:
 # --------------------------------------------------------------------------- stream
 
 
-@pytest.mark.parametrize("how", ["whole", "halved", "bytes"])
+@pytest.mark.parametrize("how", checks.SPLITS)
 def test_stream_dump(how: str) -> None:
-    frames = _drain(Ultra2Stream(), GARBAGE_HEAD + TIDEPOOL_DUMP + GARBAGE_TAIL, how)
+    wire = checks.GARBAGE_HEAD + TIDEPOOL_DUMP + checks.GARBAGE_TAIL
+    frames = checks.feed_all(Ultra2Stream(), checks.split_delivery(wire, how))
     assert [f.record["message"] for f in frames] == ["dump_header"] + ["dump_record"] * 3
     values = [f.measurements[0].value for f in frames[1:]]
     assert values == [81, 105, 176]
 
 
-@pytest.mark.parametrize("how", ["whole", "halved", "bytes"])
+@pytest.mark.parametrize("how", checks.SPLITS)
 def test_stream_host_commands(how: str) -> None:
     wire = encode_command(Command.SERIAL_NUMBER) + encode_command(Command.DUMP)
-    frames = _drain(Ultra2Stream(), GARBAGE_HEAD + wire, how)
+    frames = checks.feed_all(Ultra2Stream(), checks.split_delivery(checks.GARBAGE_HEAD + wire, how))
     assert [f.record["command"] for f in frames] == ["DM@", "DMP"]
 
 
 def test_stream_bad_line_then_resync() -> None:
     stream = Ultra2Stream()
     lines = TIDEPOOL_DUMP.split(b"\r\n")
-    stream.feed(lines[1].replace(b"081", b"082") + b"\r\n" + lines[2] + b"\r\n")
-    with pytest.raises(ChecksumError):
-        stream.next_frame()
+    wire = lines[1].replace(b"081", b"082") + b"\r\n" + lines[2] + b"\r\n"
+    checks.assert_feed_raises(stream, wire, ChecksumError)
     good = stream.next_frame()
     assert isinstance(good, Decoded)
     assert good.measurements[0].value == 105
@@ -278,9 +253,7 @@ def test_stream_bad_line_then_resync() -> None:
 
 def test_stream_buffer_is_bounded() -> None:
     stream = Ultra2Stream(max_buffer=64)
-    stream.feed(b"x" * 100)
-    with pytest.raises(BufferOverflow):
-        stream.next_frame()
+    checks.assert_feed_raises(stream, b"x" * 100, BufferOverflow)
     stream.feed(TIDEPOOL_DUMP)
     assert stream.next_frame() is not NEED_DATA
 
@@ -334,8 +307,7 @@ def test_record_roundtrip(record: DumpRecord, with_meal: bool) -> None:
 @settings(max_examples=300)
 @given(st.binary(max_size=120))
 def test_random_bytes_only_raise_protocol_errors(data: bytes) -> None:
-    with contextlib.suppress(ProtocolError):
-        decode(data)
+    checks.assert_only_protocol_errors(decode, data)
     stream = Ultra2Stream()
     stream.feed(data)
     for _ in stream.frames():
@@ -345,8 +317,7 @@ def test_random_bytes_only_raise_protocol_errors(data: bytes) -> None:
 @settings(max_examples=200)
 @given(st.text(alphabet='P "0123456789,:/ABCDEFGHINMSTUY?\r\n', max_size=80))
 def test_near_miss_text_only_raises_protocol_errors(text: str) -> None:
-    with contextlib.suppress(ProtocolError):
-        decode(text.encode("ascii"))
+    checks.assert_only_protocol_errors(decode, text.encode("ascii"))
 
 
 # --------------------------------------------------------------------------- registry / CLI
@@ -355,17 +326,13 @@ def test_near_miss_text_only_raises_protocol_errors(text: str) -> None:
 def test_examples_decode() -> None:
     (spec,) = PROTOCOLS
     assert spec.id == PROTOCOL_ID
-    for example in spec.examples:
-        assert decode(example).protocol == PROTOCOL_ID
+    assert [d.protocol for d in checks.decode_examples(spec)] == [PROTOCOL_ID] * len(spec.examples)
 
 
 def test_cli_decode(capsys: pytest.CaptureFixture[str]) -> None:
     line = TIDEPOOL_DUMP.split(b"\r\n")[2] + b"\r\n"
-    payload = codecs.escape_encode(line)[0].decode("ascii")
-    assert main(["decode", PROTOCOL_ID, payload]) == 0
-    out = json.loads(capsys.readouterr().out)
+    out = checks.cli_decode(capsys, PROTOCOL_ID, checks.escaped(line))
     assert out["protocol"] == PROTOCOL_ID
     assert out["measurements"][0]["value"] == 105.0
     assert out["measurements"][0]["context"] == {"meal": "preprandial"}
-    assert main(["decode", PROTOCOL_ID, "% 1337\\r"]) == 1
-    assert json.loads(capsys.readouterr().out)["error"]["type"] == "ChecksumError"
+    assert checks.cli_error(capsys, PROTOCOL_ID, "% 1337\\r") == "ChecksumError"

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
 from datetime import datetime
+from functools import partial
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cart.cli import main
 from cart.errors import (
     ChecksumError,
     FrameError,
@@ -53,6 +51,7 @@ from cart.protocols.onetouch_ultraeasy import (
     response_success,
     response_version,
 )
+from tests.protocols import checks
 
 # glucometers-tech/glucometerutils glucometerutils/drivers/tests/test_otultraeasy.py:
 # _make_packet(b"", False, False, False, True) -> the disconnect (link reset) packet
@@ -62,26 +61,6 @@ VERSION_REQUEST_S1_E1 = bytes.fromhex("020903050d0203089f")
 # glucometerutils support/tests/test_lifescan.py: crc_ccitt(02 06 06 03) == 0x41CD, i.e. the
 # ACK packet with E=1 (link byte 0x06) is 02 06 06 03 cd 41.
 ACK_E1 = bytes.fromhex("02060603cd41")
-
-GARBAGE_HEAD = b"\x00\xfe\x13\x80"
-GARBAGE_TAIL = b"\xff\x00\x7f"
-
-
-def _pieces(data: bytes, how: str) -> list[bytes]:
-    if how == "whole":
-        return [data]
-    if how == "halved":
-        return [data[: len(data) // 2], data[len(data) // 2 :]]
-    return [data[i : i + 1] for i in range(len(data))]
-
-
-def _drain(stream: UltraEasyStream, data: bytes, how: str) -> list[Decoded]:
-    out: list[Decoded] = []
-    for piece in _pieces(data, how):
-        stream.feed(piece)
-        while not isinstance(frame := stream.next_frame(), NeedData):
-            out.append(frame)
-    return out
 
 
 # --------------------------------------------------------------------------- vectors
@@ -216,10 +195,7 @@ def _with_crc(body: bytes) -> bytes:
     ],
 )
 def test_error_frames(frame: bytes, error: type[ProtocolError]) -> None:
-    with pytest.raises(error) as info:
-        decode(frame)
-    assert type(info.value) is error
-    assert info.value.protocol == PROTOCOL_ID
+    checks.assert_raises_exactly(decode, frame, error, protocol=PROTOCOL_ID)
 
 
 def test_context_errors() -> None:
@@ -240,11 +216,18 @@ def test_checksum_error_values() -> None:
 # --------------------------------------------------------------------------- stream
 
 
-@pytest.mark.parametrize("how", ["whole", "halved", "bytes"])
+@pytest.mark.parametrize("how", checks.SPLITS)
 def test_stream(how: str) -> None:
     reading = encode_packet(response_reading(datetime(2015, 3, 21, 16, 45, 24), 105))
-    wire = GARBAGE_HEAD + DISCONNECT + VERSION_REQUEST_S1_E1 + ACK_E1 + reading + GARBAGE_TAIL
-    frames = _drain(UltraEasyStream(), wire, how)
+    wire = (
+        checks.GARBAGE_HEAD
+        + DISCONNECT
+        + VERSION_REQUEST_S1_E1
+        + ACK_E1
+        + reading
+        + checks.GARBAGE_TAIL
+    )
+    frames = checks.feed_all(UltraEasyStream(), checks.split_delivery(wire, how))
     assert [f.raw for f in frames] == [DISCONNECT, VERSION_REQUEST_S1_E1, ACK_E1, reading]
     assert frames[3].measurements[0].value == 105
 
@@ -260,9 +243,7 @@ def test_stream_skips_noise_stx() -> None:
 
 def test_stream_bad_crc_then_resync() -> None:
     stream = UltraEasyStream()
-    stream.feed(DISCONNECT[:-1] + b"\x00" + ACK_E1)
-    with pytest.raises(ChecksumError):
-        stream.next_frame()
+    checks.assert_feed_raises(stream, DISCONNECT[:-1] + b"\x00" + ACK_E1, ChecksumError)
     frame = stream.next_frame()
     assert isinstance(frame, Decoded)
     assert frame.raw == ACK_E1
@@ -339,7 +320,7 @@ def test_link_duplicate_and_resend() -> None:
 
 def test_link_feed_and_events() -> None:
     host, meter = UltraEasyLink(), UltraEasyLink()
-    meter.feed(GARBAGE_HEAD + host.send(request_version())[:4])
+    meter.feed(checks.GARBAGE_HEAD + host.send(request_version())[:4])
     assert isinstance(meter.next_event(), NeedData)
     meter.feed(host.resend()[4:])
     event = meter.next_event()
@@ -381,27 +362,13 @@ def test_reading_roundtrip(when: datetime, value: int) -> None:
 @settings(max_examples=300)
 @given(st.binary(max_size=80))
 def test_random_bytes_only_raise_protocol_errors(data: bytes) -> None:
-    with contextlib.suppress(ProtocolError):
-        decode(data)
-    for request in RequestKind:
-        with contextlib.suppress(ProtocolError):
-            decode(data, request=request)
-    stream = UltraEasyStream()
-    stream.feed(data)
-    for _ in range(len(data) + 1):
-        try:
-            if isinstance(stream.next_frame(), NeedData):
-                break
-        except ProtocolError:
-            continue
+    checks.assert_only_protocol_errors(
+        [decode, *(partial(decode, request=r) for r in RequestKind)], data
+    )
+    checks.feed_all(UltraEasyStream(), [data], skip_errors=True, limit=len(data) + 1)
     link = UltraEasyLink()
     link.feed(data)
-    for _ in range(len(data) + 1):
-        try:
-            if isinstance(link.next_event(), NeedData):
-                break
-        except ProtocolError:
-            continue
+    checks.pull_all(link.next_event, skip_errors=True, limit=len(data) + 1)
 
 
 @settings(max_examples=200)
@@ -409,8 +376,9 @@ def test_random_bytes_only_raise_protocol_errors(data: bytes) -> None:
 def test_valid_crc_random_message_only_raises_protocol_errors(
     message: bytes, link: LinkControl, request: RequestKind | None
 ) -> None:
-    with contextlib.suppress(ProtocolError):
-        decode(encode_packet(b"\x05" + message, link), request=request)
+    checks.assert_only_protocol_errors(
+        partial(decode, request=request), encode_packet(b"\x05" + message, link)
+    )
 
 
 # --------------------------------------------------------------------------- registry / CLI
@@ -418,16 +386,13 @@ def test_valid_crc_random_message_only_raises_protocol_errors(
 
 def test_examples_decode() -> None:
     (spec,) = PROTOCOLS
-    for example in spec.examples:
-        assert decode(example).protocol == PROTOCOL_ID
+    assert [d.protocol for d in checks.decode_examples(spec)] == [PROTOCOL_ID] * len(spec.examples)
 
 
 def test_cli_decode(capsys: pytest.CaptureFixture[str]) -> None:
     packet = encode_packet(response_reading(datetime(2015, 3, 21, 16, 45, 24), 105))
-    assert main(["decode", PROTOCOL_ID, packet.hex(" ")]) == 0
-    out = json.loads(capsys.readouterr().out)
+    out = checks.cli_decode(capsys, PROTOCOL_ID, packet.hex(" "))
     assert out["record"]["response"] == "reading"
     assert out["measurements"][0]["value"] == 105.0
     assert out["measurements"][0]["measured_at"] == "2015-03-21T16:45:24"
-    assert main(["decode", PROTOCOL_ID, "02 06 08 03 00 00"]) == 1
-    assert json.loads(capsys.readouterr().out)["error"]["type"] == "ChecksumError"
+    assert checks.cli_error(capsys, PROTOCOL_ID, "02 06 08 03 00 00") == "ChecksumError"

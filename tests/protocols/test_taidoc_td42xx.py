@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
 from datetime import datetime
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cart.cli import main
 from cart.errors import (
     ChecksumError,
     FrameError,
@@ -46,36 +43,17 @@ from cart.protocols.taidoc_td42xx import (
     response_record_value,
     response_set_clock,
 )
+from tests.protocols import checks
 
 # glucometers-tech/glucometerutils glucometerutils/drivers/tests/test_td42xx.py:
 # _make_packet(0x22, 0) == b"\x51\x22\x00\x00\x00\x00\xa3\x16"
 CONNECT = b"\x51\x22\x00\x00\x00\x00\xa3\x16"
-
-GARBAGE_HEAD = b"\x00\xfe\x13\x80"
-GARBAGE_TAIL = b"\xff\x00\x7f"
 
 
 def _reply(command: int, message: bytes) -> bytes:
     """A meter->host frame around a 4-byte message (checksum computed)."""
     body = bytes((0x51, command)) + message + b"\xa5"
     return body + bytes((sum(body) & 0xFF,))
-
-
-def _pieces(data: bytes, how: str) -> list[bytes]:
-    if how == "whole":
-        return [data]
-    if how == "halved":
-        return [data[: len(data) // 2], data[len(data) // 2 :]]
-    return [data[i : i + 1] for i in range(len(data))]
-
-
-def _drain(stream: TaiDocStream, data: bytes, how: str) -> list[Decoded]:
-    out: list[Decoded] = []
-    for piece in _pieces(data, how):
-        stream.feed(piece)
-        while not isinstance(frame := stream.next_frame(), NeedData):
-            out.append(frame)
-    return out
 
 
 # --------------------------------------------------------------------------- vectors
@@ -186,10 +164,7 @@ def test_combine_reading() -> None:
     ],
 )
 def test_error_frames(frame: bytes, error: type[ProtocolError]) -> None:
-    with pytest.raises(error) as info:
-        decode(frame)
-    assert type(info.value) is error
-    assert info.value.protocol == PROTOCOL_ID
+    checks.assert_raises_exactly(decode, frame, error, protocol=PROTOCOL_ID)
 
 
 def test_checksum_error_values() -> None:
@@ -201,11 +176,12 @@ def test_checksum_error_values() -> None:
 # --------------------------------------------------------------------------- stream
 
 
-@pytest.mark.parametrize("how", ["whole", "halved", "bytes"])
+@pytest.mark.parametrize("how", checks.SPLITS)
 def test_stream(how: str) -> None:
     when = datetime(2019, 8, 4, 13, 37)
     frames = [CONNECT, response_model(4277), response_record_time(when), response_record_value(98)]
-    decoded = _drain(TaiDocStream(), GARBAGE_HEAD + b"".join(frames) + GARBAGE_TAIL, how)
+    wire = checks.GARBAGE_HEAD + b"".join(frames) + checks.GARBAGE_TAIL
+    decoded = checks.feed_all(TaiDocStream(), checks.split_delivery(wire, how))
     assert [d.raw for d in decoded] == frames
     assert decoded[3].measurements[0].value == 98
 
@@ -248,23 +224,14 @@ def test_roundtrip(when: datetime, value: int, meal: str | None) -> None:
 def test_frame_roundtrip(command: int, data: bytes, direction: Direction) -> None:
     frame = parse_frame(encode_frame(command, data, direction))
     assert (frame.command, frame.data, frame.direction) == (command, data, direction)
-    with contextlib.suppress(ProtocolError):
-        decode(encode_frame(command, data, direction))
+    checks.assert_only_protocol_errors(decode, encode_frame(command, data, direction))
 
 
 @settings(max_examples=300)
 @given(st.binary(max_size=40))
 def test_random_bytes_only_raise_protocol_errors(data: bytes) -> None:
-    with contextlib.suppress(ProtocolError):
-        decode(data)
-    stream = TaiDocStream()
-    stream.feed(data)
-    for _ in range(len(data) + 1):
-        try:
-            if isinstance(stream.next_frame(), NeedData):
-                break
-        except ProtocolError:
-            continue
+    checks.assert_only_protocol_errors(decode, data)
+    checks.feed_all(TaiDocStream(), [data], skip_errors=True, limit=len(data) + 1)
 
 
 # --------------------------------------------------------------------------- registry / CLI
@@ -272,14 +239,11 @@ def test_random_bytes_only_raise_protocol_errors(data: bytes) -> None:
 
 def test_examples_decode() -> None:
     (spec,) = PROTOCOLS
-    for example in spec.examples:
-        assert decode(example).protocol == PROTOCOL_ID
+    assert [d.protocol for d in checks.decode_examples(spec)] == [PROTOCOL_ID] * len(spec.examples)
 
 
 def test_cli_decode(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["decode", PROTOCOL_ID, response_record_value(105, "preprandial").hex()]) == 0
-    out = json.loads(capsys.readouterr().out)
+    out = checks.cli_decode(capsys, PROTOCOL_ID, response_record_value(105, "preprandial").hex())
     assert out["measurements"][0]["value"] == 105.0
     assert out["measurements"][0]["context"] == {"meal": "preprandial"}
-    assert main(["decode", PROTOCOL_ID, "51 22 00 00 00 00 a3 17"]) == 1
-    assert json.loads(capsys.readouterr().out)["error"]["type"] == "ChecksumError"
+    assert checks.cli_error(capsys, PROTOCOL_ID, "51 22 00 00 00 00 a3 17") == "ChecksumError"

@@ -13,24 +13,15 @@ Vectors:
 
 from __future__ import annotations
 
-import contextlib
-import json
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cart.cli import main
-from cart.errors import (
-    BufferOverflow,
-    ChecksumError,
-    FrameError,
-    ProtocolError,
-    UnsupportedMessage,
-)
+from cart.errors import BufferOverflow, ChecksumError, FrameError, UnsupportedMessage
 from cart.measurement import Measurement, MeasurementKind
 from cart.protocols import NEED_DATA, get_protocol
 from cart.protocols.tanita_line import TanitaStream, checksum, decode, encode
+from tests.protocols import checks
 
 SC240 = (
     b'{0,16,~0,1,~1,1,~2,1,MO,"SC-240",SN,"00000002",Bt,0,GE,1,AG,30,Hm,170,Pt,0.0,'
@@ -128,39 +119,16 @@ def test_model_without_checksum():
     ],
 )
 def test_bad_frames_map_to_exact_errors(frame, error):
-    with pytest.raises(error) as info:
-        decode(frame)
-    assert type(info.value) is error
-    assert info.value.protocol == "tanita.line"
+    checks.assert_raises_exactly(decode, frame, error, protocol="tanita.line")
 
 
 # --------------------------------------------------------------------------- stream
 
 
-def _feed_all(stream, chunks):
-    out = []
-    for chunk in chunks:
-        stream.feed(chunk)
-        while (frame := stream.next_frame()) is not NEED_DATA:
-            out.append(frame)
-    return out
-
-
-def _split(data, how):
-    if how == "whole":
-        return [data]
-    if how == "half":
-        return [data[: len(data) // 2], data[len(data) // 2 :]]
-    return [bytes([b]) for b in data]
-
-
 @pytest.mark.parametrize("frame", [SC240, WB3000, WB3000_LB, BD815])
-@pytest.mark.parametrize("split", ["whole", "half", "bytewise"])
+@pytest.mark.parametrize("split", checks.SPLITS)
 def test_stream_split_delivery(frame, split):
-    stream = TanitaStream()
-    frames = _feed_all(stream, _split(frame, split))
-    assert [f.record for f in frames] == [decode(frame).record]
-    assert stream.buffered == 0
+    checks.assert_delivered_whole(TanitaStream(), frame, split, decode)
 
 
 @pytest.mark.parametrize("junk", [b"\x00", b"\xff", b"\xfe\x00", b"\r\n", b"{", b"\x0d"])
@@ -169,7 +137,7 @@ def test_junk_byte_after_each_frame_is_never_a_frame(junk, split):
     # WB-3000 / WB-8000RW: "irrelevant signal approximately 0.1 second after data output"
     stream = TanitaStream()
     data = WB3000 + junk + WB3000.replace(b"72.4", b"72.4") + junk
-    frames = _feed_all(stream, _split(data, split))
+    frames = checks.feed_all(stream, checks.split_delivery(data, split))
     assert [f.record["weight"] for f in frames] == [72.4, 72.4]
     assert stream.next_frame() is NEED_DATA
 
@@ -185,7 +153,7 @@ def test_junk_alone_yields_nothing_and_is_dropped():
 def test_encoder_appends_junk_like_the_device():
     frame = encode(weight=72.4, height=170.5, bmi=24.9, junk=b"\x00")
     assert frame == WB3000 + b"\x00"
-    assert _feed_all(TanitaStream(), [frame])[0].record["bmi"] == 24.9
+    assert checks.feed_all(TanitaStream(), [frame])[0].record["bmi"] == 24.9
 
 
 def test_stream_leading_garbage_and_partial_frame():
@@ -201,41 +169,29 @@ def test_stream_leading_garbage_and_partial_frame():
 
 def test_stream_frame_cut_short_resyncs_at_the_next_start():
     stream = TanitaStream()
-    stream.feed(WB3000[:30] + WB3000)
-    with pytest.raises(FrameError):
-        stream.next_frame()
+    checks.assert_feed_raises(stream, WB3000[:30] + WB3000, FrameError)
     assert stream.next_frame().record["weight"] == 72.4
 
 
 def test_stream_bad_checksum_raises_once_then_continues():
     stream = TanitaStream()
-    stream.feed(WB3000.replace(b"CS,7B", b"CS,00") + b"\x00" + WB3000)
-    with pytest.raises(ChecksumError):
-        stream.next_frame()
+    checks.assert_feed_raises(
+        stream, WB3000.replace(b"CS,7B", b"CS,00") + b"\x00" + WB3000, ChecksumError
+    )
     assert stream.next_frame().record["weight"] == 72.4
 
 
 def test_stream_buffer_is_bounded():
     stream = TanitaStream(max_buffer=64)
-    stream.feed(b"{0," + b"9" * 70)
-    with pytest.raises(BufferOverflow):
-        stream.next_frame()
+    checks.assert_feed_raises(stream, b"{0," + b"9" * 70, BufferOverflow)
     stream.feed(WB3000)
     assert stream.next_frame().record["weight"] == 72.4
 
 
 @settings(max_examples=200)
-@given(st.lists(st.binary(max_size=40), max_size=10))
+@given(checks.chunk_lists(40, 10))
 def test_stream_random_chunks_only_raise_protocol_error(chunks):
-    stream = TanitaStream(max_buffer=64)
-    for chunk in chunks:
-        stream.feed(chunk)
-        while True:
-            try:
-                if stream.next_frame() is NEED_DATA:
-                    break
-            except ProtocolError:
-                continue
+    checks.feed_all(TanitaStream(max_buffer=64), chunks, skip_errors=True)
 
 
 @settings(max_examples=200)
@@ -245,7 +201,7 @@ def test_stream_random_chunks_only_raise_protocol_error(chunks):
 )
 def test_stream_finds_frames_between_any_noise(noise, junk):
     stream = TanitaStream()
-    out = _feed_all(stream, [noise, WB3000, junk, WB3000, junk])
+    out = checks.feed_all(stream, [noise, WB3000, junk, WB3000, junk])
     assert [f.record["weight"] for f in out] == [72.4, 72.4]
 
 
@@ -255,15 +211,13 @@ def test_stream_finds_frames_between_any_noise(noise, junk):
 @settings(max_examples=300)
 @given(st.binary(max_size=80))
 def test_random_bytes_only_raise_protocol_error(data):
-    with contextlib.suppress(ProtocolError):
-        decode(data)
+    checks.assert_only_protocol_errors(decode, data)
 
 
 @settings(max_examples=300)
 @given(st.binary(max_size=60))
 def test_random_tanita_like_lines_only_raise_protocol_error(tail):
-    with contextlib.suppress(ProtocolError):
-        decode(b"{0,16," + tail)
+    checks.assert_only_protocol_errors(decode, b"{0,16," + tail)
 
 
 @settings(max_examples=200)
@@ -298,8 +252,7 @@ def test_encode_decode_round_trip_lb_mode(weight, height):
 
 def test_cli_decode(capsys):
     payload = '{0,16,~0,1,~1,1,~2,1,MO,"WB-3000",Hm,170.5,Wk,72.4,MI,24.9,CS,7B\\r\\n'
-    assert main(["decode", "tanita.line", payload]) == 0
-    out = json.loads(capsys.readouterr().out)
+    out = checks.cli_decode(capsys, "tanita.line", payload)
     assert out["protocol"] == "tanita.line"
     assert [m["kind"] for m in out["measurements"]] == ["body_weight", "body_height", "bmi"]
     assert out["measurements"][1]["loinc"] == "8302-2"
@@ -307,12 +260,10 @@ def test_cli_decode(capsys):
 
 def test_cli_decode_bad_checksum(capsys):
     payload = '{0,16,~0,1,~1,1,~2,1,MO,"WB-3000",Hm,170.5,Wk,72.4,MI,24.9,CS,00'
-    assert main(["decode", "tanita.line", payload]) == 1
-    assert json.loads(capsys.readouterr().out)["error"]["type"] == "ChecksumError"
+    assert checks.cli_error(capsys, "tanita.line", payload) == "ChecksumError"
 
 
 def test_registry_and_examples_decode():
     spec = get_protocol("tanita.line")
     assert spec.payload == "text"
-    for example in spec.examples:
-        spec.decode(example)
+    checks.decode_examples(spec)
