@@ -53,6 +53,8 @@ class ScaleConfig:
             raise ValueError(f"format must be one of {', '.join(FORMATS)}")
         if not 40 <= self.height_cm <= 250:
             raise ValueError("height_cm must be between 40 and 250")
+        if self.format == "tanita.line" and self.fault is Fault.OVERLOAD:
+            raise ValueError("tanita.line has no over-range marker: overload cannot be sent")
 
     @classmethod
     def fast(cls, **kwargs: object) -> ScaleConfig:
@@ -103,6 +105,12 @@ class SerialScaleSimulator(PtySimulator[ScaleConfig]):
             await asyncio.Event().wait()
         while not self._pty.closed:
             for frame in self.frames():
+                if cfg.fault is Fault.UNPLUG and cfg.format == "tanita.line":
+                    # one line per measurement: the cable comes out half-way through it
+                    await self._pty.write(frame[: len(frame) // 2])
+                    await asyncio.sleep(cfg.interval_s * max(1, cfg.unstable_frames))
+                    self._pty.close()
+                    return
                 await self._pty.write(self.apply_fault(frame, terminator=b"\r\n"))
                 self.frames_sent += 1
                 if cfg.fault is Fault.UNPLUG and self.frames_sent >= cfg.unstable_frames:

@@ -117,9 +117,11 @@ class SimulatedCart:
             GlucoseRecord(131.0, timedelta(days=1), meal="postprandial"),
             GlucoseRecord(p.glucose_mg_dl, timedelta(minutes=1)),
         )
-        glucometer = GlucometerConfig(records=records)
+        # each screening's patient takes a fresh reading, so a long-running demo keeps working
+        fresh = GlucoseRecord(p.glucose_mg_dl)
+        glucometer = GlucometerConfig(records=records, reading_on_connect=fresh)
         if self.fast:
-            glucometer = GlucometerConfig.fast(records=records)
+            glucometer = GlucometerConfig.fast(records=records, reading_on_connect=fresh)
         self.ble = await start_virtual_ble_world(
             fast=self.fast,
             devices=which,

@@ -330,6 +330,8 @@ class ModbusDriver(Driver):
             f"0x{adu.base_function:02X} at register {self.register_map.register_number}"
         )
         noun = self._noun
+        # the adjective and pronouns agree with the device's noun (la báscula, el estadímetro)
+        feminine = noun.startswith("La ")
         if code in (0x01, 0x02, 0x03):
             advice = (
                 f"{noun} no reconoce la lectura configurada (código {code}): avise al técnico "
@@ -337,11 +339,13 @@ class ModbusDriver(Driver):
             )
         elif code == 0x04:
             advice = (
-                f"{noun} reporta una falla interna (código 4): apáguelo, enciéndalo y "
+                f"{noun} reporta una falla interna (código 4): "
+                f"{'apáguela, enciéndala' if feminine else 'apáguelo, enciéndalo'} y "
                 "presione Reintentar"
             )
         elif code in TRANSIENT_EXCEPTIONS:
-            advice = f"{noun} está ocupado: espere unos segundos y presione Reintentar"
+            busy = "ocupada" if feminine else "ocupado"
+            advice = f"{noun} está {busy}: espere unos segundos y presione Reintentar"
         else:
             advice = (
                 f"{noun} reportó un error de comunicación (código {code}): revise el cable "

@@ -245,8 +245,9 @@ class BlePeripheral:
         self, connection: Connection, characteristic: Characteristic[Any], value: bytes
     ) -> bool:
         """Indicate and wait for the confirmation; False when the link dropped first."""
-        assert self.device is not None
-        if connection.handle not in self.device.connections:
+        device = self.device
+        assert device is not None
+        if connection.handle not in device.connections:
             return False
         lost = asyncio.get_running_loop().create_future()
 
@@ -256,7 +257,7 @@ class BlePeripheral:
 
         connection.on(Connection.EVENT_DISCONNECTION, on_lost)
         indication = asyncio.ensure_future(
-            self.device.indicate_subscriber(connection, characteristic, value)
+            device.indicate_subscriber(connection, characteristic, value)
         )
         try:
             done, _ = await asyncio.wait({indication, lost}, return_when=asyncio.FIRST_COMPLETED)
@@ -272,6 +273,12 @@ class BlePeripheral:
                     await indication
             if not lost.done():
                 lost.cancel()
+            if device.connections.get(connection.handle) is not connection:
+                # the link dropped mid-indication: bumble's GATT server cleared its
+                # per-link state on the disconnection, then its indication's `finally`
+                # put a `pending_confirmations` entry back, which would keep every such
+                # Connection alive for the life of the device (one per glucometer download)
+                device.gatt_server.pending_confirmations.pop(connection, None)
 
     # ------------------------------------------------------------------ GATT helpers
 

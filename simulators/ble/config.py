@@ -285,6 +285,9 @@ class GlucometerConfig(DeviceOptions):
     """Between two record notifications of a download."""
     disconnect_after_records: int = 1
     """With DISCONNECT_MID_TRANSFER: records sent before the link drops."""
+    reading_on_connect: GlucoseRecord | None = None
+    """A scripted patient for long-running demos: when the cart connects and the newest
+    record was already downloaded, the patient takes this reading now (age ignored)."""
     name: str = DEFAULT_NAMES["glucometer"]
     address: str = DEFAULT_ADDRESSES["glucometer"]
 

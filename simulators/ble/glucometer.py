@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from decimal import Decimal
 from typing import Final
 
@@ -103,10 +105,12 @@ class GlucometerSimulator(BlePeripheral):
         self.records: list[StoredRecord] = []
         self._procedures: dict[Connection, asyncio.Task[None]] = {}
         self._connection_numbers: dict[Connection, int] = {}
-        #: every RACP request received (parsed), for tests
-        self.requests: list[RacpMessage] = []
+        #: the latest RACP requests received (parsed), for tests; bounded for long demos
+        self.requests: deque[RacpMessage] = deque(maxlen=256)
         #: sequence numbers notified, in order, across downloads
-        self.sent_sequence_numbers: list[int] = []
+        self.sent_sequence_numbers: deque[int] = deque(maxlen=4096)
+        #: the same, as a set, to tell whether the newest record was downloaded
+        self._sent_recently: set[int] = set()
 
     # ------------------------------------------------------------------ records
 
@@ -192,6 +196,12 @@ class GlucometerSimulator(BlePeripheral):
 
     def on_connected(self, connection: Connection) -> None:
         self._connection_numbers[connection] = self.connections_seen
+        scripted = self.config.reading_on_connect
+        newest_sent = bool(self.records) and (
+            self.records[-1].sequence_number in self._sent_recently
+        )
+        if scripted is not None and (newest_sent or not self.records):
+            self.add_record(replace(scripted, age=timedelta(0)))
 
     def on_disconnected(self, connection: Connection) -> None:
         self._connection_numbers.pop(connection, None)
@@ -311,4 +321,5 @@ class GlucometerSimulator(BlePeripheral):
             if record.context is not None:
                 await self.notify(connection, self._context, record.context)
             self.sent_sequence_numbers.append(record.sequence_number)
+            self._sent_recently.add(record.sequence_number)
             await asyncio.sleep(self.config.record_interval_s)

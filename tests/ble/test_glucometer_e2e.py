@@ -45,7 +45,7 @@ async def test_first_download_reads_every_record_with_context(ble: Any) -> None:
     assert newest is not None
     assert abs(newest - (datetime.now() - timedelta(minutes=2))) < timedelta(seconds=30)
     assert driver.high_water_mark == 10
-    assert env.world.glucometer.requests == [RacpRequest.report_all()]
+    assert list(env.world.glucometer.requests) == [RacpRequest.report_all()]
     assert [f.protocol for f in driver.last_raw] == [
         "ble.glucose_measurement",
         "ble.glucose_context",
@@ -126,13 +126,13 @@ async def test_disconnect_mid_download_then_resume(ble: Any) -> None:
     assert "glucómetro" in caught.value.nurse_message.lower()
     assert driver.high_water_mark is None  # nothing delivered
     assert driver.last_raw == []
-    assert meter.sent_sequence_numbers == [7, 8]
+    assert list(meter.sent_sequence_numbers) == [7, 8]
 
     measurements = await driver.measure()
 
     # the second download asked only for what the first one had not completed
     assert meter.requests[-1] == RacpRequest.report_from(9)
-    assert meter.sent_sequence_numbers == [7, 8, 9, 10]
+    assert list(meter.sent_sequence_numbers) == [7, 8, 9, 10]
     assert values(measurements) == [(7, 98.0), (8, 142.0), (9, 187.0), (10, 104.0)]
     assert measurements[1].context["meal"] == "postprandial"
     assert driver.high_water_mark == 10
@@ -167,7 +167,7 @@ async def test_no_racp_response_times_out_and_aborts(ble: Any) -> None:
     assert "no responde" in caught.value.nurse_message
     assert driver.high_water_mark is None
     assert driver.last_raw == []
-    assert [type(r).__name__ for r in meter.requests] == ["RacpRequest", "RacpRequest"]
+    assert [type(r).__name__ for r in list(meter.requests)] == ["RacpRequest", "RacpRequest"]
     assert meter.requests[0].op_code == OpCode.REPORT_STORED_RECORDS
     assert meter.requests[0].operator == Operator.ALL_RECORDS
     assert meter.requests[1] == RacpRequest.abort()
