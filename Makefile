@@ -32,7 +32,9 @@ test: lint
 	$(BIN)/pytest
 
 bench: $(VENV)/.dev-installed
-	$(BIN)/python -m bench
+	mkdir -p var/bench
+	$(BIN)/python -m bench --output var/bench/latest.json
+	$(BIN)/python scripts/readme_bench.py var/bench/latest.json
 
 clean:
 	rm -rf $(VENV) var test-artifacts .pytest_cache .mypy_cache .ruff_cache

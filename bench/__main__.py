@@ -23,6 +23,9 @@ def machine() -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
+    output = None
+    if argv[:1] == ["--output"]:
+        output, argv = argv[1], argv[2:]
     names = argv or [
         m.name for m in pkgutil.iter_modules(bench.__path__) if not m.name.startswith("_")
     ]
@@ -31,7 +34,11 @@ def main(argv: list[str]) -> int:
         module = importlib.import_module(f"bench.{name}")
         print(f"bench: running {name}", file=sys.stderr)
         results[name] = module.main([])
-    print(json.dumps(results, indent=2))
+    text = json.dumps(results, indent=2)
+    print(text)
+    if output:
+        with open(output, "w", encoding="utf-8") as f:
+            f.write(text + "\n")
     return 0
 
 

@@ -1,0 +1,50 @@
+"""The README's bench tables are generated from bench JSON, replacing only their blocks."""
+
+from __future__ import annotations
+
+import json
+
+from scripts.readme_bench import main
+
+RESULTS = {
+    "machine": {"python": "3.11.7", "platform": "Linux", "cpus": 2, "processor": "x86_64"},
+    "decode_throughput": {
+        "formats": {
+            "and.weighing": {"frames_per_s": 250000, "meets_target": True},
+            "tanita.line": {"frames_per_s": 104000, "meets_target": True},
+        }
+    },
+    "store": {
+        "rows": {"measurement": 1_000_000},
+        "operations": {
+            "screening": {"p50_ms": 0.8, "p99_ms": 1.3, "target_p99_ms": 20.0, "meets_target": True}
+        },
+    },
+    "soak": {
+        "screenings": 1000,
+        "growth_after_warmup": {"rss_mb": 3.5, "fds": 2, "threads": 0, "tasks": 0},
+        "targets": {"rss_growth_le_10_mb": True},
+    },
+}
+
+
+def test_tables_replace_only_their_blocks_and_are_idempotent(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        "intro\n<!-- bench:performance -->\nold\n<!-- /bench:performance -->\nmiddle\n"
+        "<!-- bench:reliability -->\n<!-- /bench:reliability -->\nend\n"
+    )
+    data = tmp_path / "latest.json"
+    data.write_text(json.dumps(RESULTS))
+    assert main([str(data), str(readme)]) == 0
+    text = readme.read_text()
+    assert "old" not in text
+    assert text.startswith("intro\n")
+    assert "\nmiddle\n" in text
+    assert text.endswith("end\n")
+    assert "(tanita.line) | >= 100,000 frames/s | 104,000 frames/s | yes |" in text
+    assert "1,000,000 measurements: screening fetch" in text
+    assert "RSS +3.5 MB" in text
+    assert "sic_catchup" not in text  # absent benchmarks leave no invented rows
+    main([str(data), str(readme)])
+    assert readme.read_text() == text
