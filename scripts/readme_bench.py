@@ -83,6 +83,11 @@ def performance(r: dict[str, Any]) -> list[str]:
     return rows
 
 
+def _count(value: Any) -> int:
+    """A drill reports some problems as counts and some as lists of cases."""
+    return len(value) if isinstance(value, list | tuple | dict) else int(value or 0)
+
+
 def reliability(r: dict[str, Any]) -> list[str]:
     rows = ["| Drill | What passes | Result |", "|---|---|---|"]
     fz = r.get("fuzz_decoders")
@@ -106,7 +111,8 @@ def reliability(r: dict[str, Any]) -> list[str]:
         rows.append(
             f"| Crash drill ({cd['kills']} SIGKILLs, seed {cd['seed']}) | integrity_check ok, no "
             f"screening lost or sent twice | {cd['screenings_completed']} completed, "
-            f"{cd['integrity_failures']} integrity failures, {cd['lost_screenings']} lost, "
+            f"{_count(cd['integrity_failures'])} integrity failures, "
+            f"{_count(cd['lost_screenings'])} lost, "
             f"{len(fhir.get('missing', []))} missing and {len(fhir.get('duplicated', []))} "
             f"duplicated on the FHIR server: {'ok' if cd['ok'] else '**failed**'} |"
         )
@@ -143,7 +149,9 @@ def main(argv: list[str]) -> int:
         f"Python {m.get('python', '?')}, {m.get('platform', '?')}."
     )
     text = readme.read_text(encoding="utf-8")
-    text = replace_block(text, "performance", [machine, "", *performance(results)])
+    notes = [f"Note ({name}): {note}." for name, note in results.get("notes", {}).items()]
+    perf = [machine, "", *performance(results), *(["", *notes] if notes else [])]
+    text = replace_block(text, "performance", perf)
     text = replace_block(text, "reliability", [machine, "", *reliability(results)])
     readme.write_text(text, encoding="utf-8")
     return 0

@@ -20,6 +20,15 @@ RESULTS = {
             "screening": {"p50_ms": 0.8, "p99_ms": 1.3, "target_p99_ms": 20.0, "meets_target": True}
         },
     },
+    "crash_drill": {
+        "kills": 3,
+        "seed": 7,
+        "ok": True,
+        "screenings_completed": 6,
+        "integrity_failures": [],
+        "lost_screenings": [],
+        "final_sync": {"fhir": {"missing": [], "duplicated": []}},
+    },
     "soak": {
         "screenings": 1000,
         "growth_after_warmup": {"rss_mb": 3.5, "fds": 2, "threads": 0, "tasks": 0},
@@ -45,6 +54,7 @@ def test_tables_replace_only_their_blocks_and_are_idempotent(tmp_path):
     assert "(tanita.line) | >= 100,000 frames/s | 104,000 frames/s | yes |" in text
     assert "1,000,000 measurements: screening fetch" in text
     assert "RSS +3.5 MB" in text
+    assert "6 completed, 0 integrity failures, 0 lost, 0 missing and 0 duplicated" in text
     assert "sic_catchup" not in text  # absent benchmarks leave no invented rows
     main([str(data), str(readme)])
     assert readme.read_text() == text
