@@ -38,6 +38,7 @@ glitch seen in the field), and ``clock_skew_s`` sets the meter clock's error.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import random
 from collections.abc import Sequence
@@ -289,9 +290,9 @@ class GlucometerSimulator(PtySimulator[GlucometerConfig]):
     def _noise(self) -> bytes:
         return noise(self._rng)
 
+    @abc.abstractmethod
     def _bad_checksum(self, frame: bytes) -> bytes | None:
         """The frame with a wrong checksum; None when the frame has none."""
-        raise NotImplementedError
 
     def _broken(self, frame: bytes) -> bytes:
         body = frame.rstrip(b"\r\n")

@@ -48,6 +48,7 @@ for an old one.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
@@ -445,8 +446,9 @@ class SerialGlucometerDriver(Driver):
         )
         return measurements
 
-    async def _download(self, s: _Session) -> _Download:  # pragma: no cover - overridden
-        raise NotImplementedError
+    @abc.abstractmethod
+    async def _download(self, s: _Session) -> _Download:
+        """The family's dialogue: clock, records; every read under the session's deadline."""
 
     def _finish(self, s: _Session, d: _Download) -> tuple[list[Measurement], list[RawFrame]]:
         unique: dict[tuple[Any, ...], _Reading] = {}

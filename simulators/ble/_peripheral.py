@@ -10,6 +10,7 @@ security (pairing required, pairing rejected) and the device clock (clock skew).
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import logging
@@ -69,7 +70,7 @@ class _RejectingDelegate(PairingDelegate):
         return False
 
 
-class BlePeripheral:
+class BlePeripheral(abc.ABC):
     """Base of the BLE simulators. Use ``async with`` or :meth:`start` / :meth:`stop`."""
 
     def __init__(
@@ -102,14 +103,14 @@ class BlePeripheral:
 
     # ------------------------------------------------------------------ subclass hooks
 
+    @abc.abstractmethod
     def build_services(self) -> list[Service]:
         """The GATT services of the device (called once, at start)."""
-        raise NotImplementedError
 
-    def on_connected(self, connection: Connection) -> None:
+    def on_connected(self, connection: Connection) -> None:  # noqa: B027 - optional hook
         """A central connected (``connections_seen`` already counts it)."""
 
-    def on_disconnected(self, connection: Connection) -> None:
+    def on_disconnected(self, connection: Connection) -> None:  # noqa: B027 - optional hook
         """The link dropped; the connection's tasks are already cancelled."""
 
     # ------------------------------------------------------------------ lifecycle

@@ -19,6 +19,7 @@ refused security (insufficient authentication/encryption, failed pairing) is
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import logging
@@ -356,11 +357,11 @@ class BleDriver(Driver):
             await emit(progress, Progress(ProgressStage.DONE, self.device_id, "done"))
             return measurements
 
+    @abc.abstractmethod
     async def _exchange(
         self, link: BleLink, progress: ProgressCallback, raw: list[RawFrame]
     ) -> list[Measurement]:
         """The profile's exchange on a connected link; appends the frames it used to raw."""
-        raise NotImplementedError
 
     async def probe(self) -> str:
         """Scan only: what answers for this device (``cart devices test``)."""
