@@ -77,15 +77,18 @@ def free_port() -> int:
         return port
 
 
-def start_fhir_server(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """``sekmet serve`` (strict inbound validation) on a free loopback port."""
+def start_fhir_server(folder: Path, *, strict: bool = True) -> tuple[subprocess.Popen[bytes], str]:
+    """``sekmet serve`` on a free loopback port (``strict``: strict inbound validation).
+
+    Shared by the crash drill, the soak and the SIC catch-up benchmark.
+    """
     port = free_port()
     base = f"http://127.0.0.1:{port}/fhir"
     config = folder / "sekmet.yaml"
     config.write_text(
         f"host: 127.0.0.1\nport: {port}\nbase_url: {base}\ndb_path: {folder / 'fhir.db'}\n"
         f"data_dir: {folder / 'fhir-data'}\nlog_inbound: false\nsimulator:\n  enabled: false\n"
-        "validation:\n  inbound: strict\n",
+        + ("validation:\n  inbound: strict\n" if strict else ""),
         encoding="utf-8",
     )
     proc = subprocess.Popen(

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,7 @@ from typing import Any
 
 import httpx
 
+from bench.crash_drill import start_fhir_server
 from cart.sic import GatewayIdentity
 from cart.sic.fhir import build_bundle
 from cart.sic.model import ScreeningExport
@@ -41,40 +41,6 @@ from cart.sic.sample import bulk_completed_screenings
 from cart.store import Store, create_db_engine, migrate
 
 BIN = Path(sys.executable).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _start_server(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}/fhir"
-    config = folder / "sekmet.yaml"
-    config.write_text(
-        f"host: 127.0.0.1\nport: {port}\nbase_url: {base}\ndb_path: {folder / 'fhir.db'}\n"
-        f"data_dir: {folder / 'data'}\nlog_inbound: false\nsimulator:\n  enabled: false\n",
-        encoding="utf-8",
-    )
-    proc = subprocess.Popen(
-        [str(BIN / "sekmet"), "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=folder,
-        env={**os.environ, "SEKMET_CONFIG": str(config)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/metadata", timeout=1).status_code == 200:
-                return proc, base
-        except httpx.TransportError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("the FHIR stand-in (sekmet) did not start")
 
 
 def _catch_up(db_url: str, base: str) -> tuple[float, float, float, dict[str, Any]]:
@@ -172,7 +138,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         bulk_completed_screenings(Store(engine), 0, args.screenings)
         setup = time.perf_counter() - began
         engine.dispose()
-        server, base = _start_server(folder)
+        server, base = start_fhir_server(folder, strict=False)
         try:
             seconds, rss, cpu, report = _catch_up(db_url, base)
             naive = _per_observation(db_url, base, 10_000_000, args.naive)
