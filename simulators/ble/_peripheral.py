@@ -33,6 +33,7 @@ from bumble.transport.common import AsyncPipeSink
 from cart.errors import ProtocolError
 from cart.protocols import ble_time
 from cart.protocols.ble_common import DateTime
+from simulators.ble.config import DeviceOptions
 
 __all__ = ["MANUFACTURER", "BlePeripheral", "DeviceClock"]
 
@@ -74,25 +75,17 @@ class BlePeripheral(abc.ABC):
     """Base of the BLE simulators. Use ``async with`` or :meth:`start` / :meth:`stop`."""
 
     def __init__(
-        self,
-        link: LocalLink,
-        *,
-        name: str,
-        address: str,
-        service_uuids: Sequence[int],
-        advertising_interval_ms: float,
-        pairing_required: bool,
-        accept_pairing: bool,
-        clock_skew_s: float,
+        self, link: LocalLink, options: DeviceOptions, *, service_uuids: Sequence[int]
     ) -> None:
+        """``options`` is the device's config: every config extends :class:`DeviceOptions`."""
         self.link = link
-        self.name = name
-        self.address = address
+        self.name = options.name
+        self.address = options.address
         self.service_uuids = tuple(service_uuids)
-        self.advertising_interval_ms = advertising_interval_ms
-        self.pairing_required = pairing_required
-        self.accept_pairing = accept_pairing
-        self.clock = DeviceClock(clock_skew_s)
+        self.advertising_interval_ms = options.advertising_interval_ms
+        self.pairing_required = options.pairing_required
+        self.accept_pairing = options.accept_pairing
+        self.clock = DeviceClock(options.clock_skew_s)
         self.device: Device | None = None
         self._controller: Controller | None = None
         self._tasks: set[asyncio.Task[Any]] = set()

@@ -49,16 +49,7 @@ class BloodPressureSimulator(BlePeripheral):
     def __init__(self, link: LocalLink, config: BloodPressureConfig | None = None) -> None:
         self.config = config or BloodPressureConfig()
         cfg = self.config
-        super().__init__(
-            link,
-            name=cfg.name,
-            address=cfg.address,
-            service_uuids=(BLOOD_PRESSURE_SERVICE,),
-            advertising_interval_ms=cfg.advertising_interval_ms,
-            pairing_required=cfg.pairing_required,
-            accept_pairing=cfg.accept_pairing,
-            clock_skew_s=cfg.clock_skew_s,
-        )
+        super().__init__(link, cfg, service_uuids=(BLOOD_PRESSURE_SERVICE,))
         self._measuring: set[Connection] = set()
         #: cuff pressures notified (mmHg) and measurement values indicated, for tests
         self.cuff_pressures: list[float] = []

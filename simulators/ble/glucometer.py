@@ -92,16 +92,7 @@ class GlucometerSimulator(BlePeripheral):
     def __init__(self, link: LocalLink, config: GlucometerConfig | None = None) -> None:
         self.config = config or GlucometerConfig()
         cfg = self.config
-        super().__init__(
-            link,
-            name=cfg.name,
-            address=cfg.address,
-            service_uuids=(GLUCOSE_SERVICE,),
-            advertising_interval_ms=cfg.advertising_interval_ms,
-            pairing_required=cfg.pairing_required,
-            accept_pairing=cfg.accept_pairing,
-            clock_skew_s=cfg.clock_skew_s,
-        )
+        super().__init__(link, cfg, service_uuids=(GLUCOSE_SERVICE,))
         self.records: list[StoredRecord] = []
         self._procedures: dict[Connection, asyncio.Task[None]] = {}
         self._connection_numbers: dict[Connection, int] = {}

@@ -44,16 +44,7 @@ class WeightScaleSimulator(BlePeripheral):
     def __init__(self, link: LocalLink, config: WeightScaleConfig | None = None) -> None:
         self.config = config or WeightScaleConfig()
         cfg = self.config
-        super().__init__(
-            link,
-            name=cfg.name,
-            address=cfg.address,
-            service_uuids=(WEIGHT_SCALE_SERVICE,),
-            advertising_interval_ms=cfg.advertising_interval_ms,
-            pairing_required=cfg.pairing_required,
-            accept_pairing=cfg.accept_pairing,
-            clock_skew_s=cfg.clock_skew_s,
-        )
+        super().__init__(link, cfg, service_uuids=(WEIGHT_SCALE_SERVICE,))
         self._measuring: set[Connection] = set()
         #: every Weight Measurement value indicated (what a driver should have decoded)
         self.sent: list[bytes] = []
