@@ -136,6 +136,7 @@ class Service:
             "CART_DATABASE_URL": f"sqlite:///{db_path}",
             "CART_SIC_BASE_URL": sic_base,
             "CART_LOG_LEVEL": "WARNING",
+            "CART_BP_INTERVAL_S": "0",
         }
         self.log = folder / "serve.log"
         self.proc: subprocess.Popen[bytes] | None = None

@@ -31,9 +31,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -500,15 +502,27 @@ async def run_cell(family: Family, case: Case, store: Store) -> Cell:
 
 
 async def run_matrix(
-    store: Store, *, concurrency: int = 4, only: Sequence[str] = ()
+    template: Path, *, concurrency: int = 4, only: Sequence[str] = ()
 ) -> tuple[list[Cell], list[str]]:
-    """Every cell (in table order) and the asyncio tasks left running afterwards."""
+    """Every cell (in table order) and the asyncio tasks left running afterwards.
+
+    Each cell runs on its own copy of the migrated ``template`` database: a cell is a
+    fresh cart meeting one fault, and the store's record memory must not carry one
+    cell's reading (same simulated device, same values, same second) into the next.
+    """
     before = asyncio.all_tasks()
     gate = asyncio.Semaphore(concurrency)
+    counter = itertools.count()
 
     async def gated(family: Family, case: Case) -> Cell:
         async with gate:
-            return await run_cell(family, case, store)
+            db = template.with_name(f"cell-{next(counter)}.db")
+            await asyncio.to_thread(shutil.copyfile, template, db)
+            engine = create_db_engine(f"sqlite:///{db}")
+            try:
+                return await run_cell(family, case, Store(engine))
+            finally:
+                engine.dispose()
 
     jobs: list[Awaitable[Cell]] = []
     cells: list[Cell | None] = []
@@ -655,7 +669,9 @@ async def run(*, concurrency: int = 4, only: Sequence[str] = ()) -> dict[str, An
         try:
             await asyncio.to_thread(migrate, engine)
             began = time.perf_counter()
-            cells, leaked = await run_matrix(Store(engine), concurrency=concurrency, only=only)
+            engine.dispose()
+            template = Path(tmp) / "cart.db"
+            cells, leaked = await run_matrix(template, concurrency=concurrency, only=only)
             seconds = time.perf_counter() - began
         finally:
             engine.dispose()

@@ -65,6 +65,7 @@ class Served:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CART_")}
         env.update(
             CART_LOG_LEVEL="WARNING",
+            CART_BP_INTERVAL_S="0",
             CART_DATABASE_URL=f"sqlite:///{folder / 'cart.db'}",
             CART_DEVICES_FILE=str(folder / "devices.toml"),
             CART_BLE_KEYSTORE=str(folder / "ble-bonds.json"),

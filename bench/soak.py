@@ -173,6 +173,7 @@ async def soak(folder: Path, screenings: int, warmup: int, sic_base: str | None)
         devices_file=folder / "devices.toml",
         sic_base_url=sic_base,
         log_level="WARNING",
+        bp_interval_s=0,  # the norm's two minutes between cuff readings would dominate
     )
     await asyncio.sleep(0)
     before = sample(0, collect=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,12 +37,39 @@ class Settings(BaseSettings):
     ruleset: Literal["nom", "aha_ada"] = "nom"
     bp_readings: int = Field(default=2, ge=1, le=5)
     """Blood-pressure readings averaged per screening (NOM-030 asks for at least two)."""
+    bp_interval_s: float = Field(default=120.0, ge=0, le=900)
+    """Minimum time between two blood-pressure readings (NOM-030 Appendix F: two minutes)."""
+    bp_max_difference_mmhg: float = Field(default=5.0, ge=0, le=50)
+    """Two readings differing by more than this (systolic or diastolic) ask for extra ones."""
+    bp_extra_readings: int = Field(default=2, ge=0, le=4)
+    """Readings added when the first ones differ widely (NOM-030 Appendix F)."""
+    timezone: str = "America/Mexico_City"
+    """The cart's IANA time zone: device clocks (which know no zone) are read in it."""
+    freshness_grace_s: float = Field(default=120.0, ge=0, le=3600)
+    """A stored-memory reading counts if taken at most this long before the screening opened."""
+    clock_skew_s: float = Field(default=300.0, gt=0, le=86400)
+    """A device clock further than this from the cart's is flagged ``clock_skew``."""
+    set_device_clocks: bool = False
+    """Write the cart's time to devices that allow it (a device's ``set_clock`` overrides)."""
     urgent_glucose_mg_dl: float = Field(default=250.0, gt=0)
     sic_base_url: str | None = None
     """FHIR R4 base URL of SIC; None disables the push."""
     sic_token: SecretStr | None = None
     sic_verify_tls: bool = True
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {value!r}") from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     @field_validator("sic_base_url")
     @classmethod

@@ -20,7 +20,9 @@ dispatch on the class and its attributes, never on message text.
     │   └── DeviceReportedError  (the device itself reported a fault, e.g. overload)
     ├── ValidationError          (input that is not acceptable; names the field)
     │   └── ImplausibleValue     (a reading outside the physiological range)
-    └── ConfigError              (devices.toml or settings are wrong)
+    ├── ConfigError              (devices.toml or settings are wrong)
+    ├── NotAttributed            (a reading that may not go into the screening: raw log only)
+    └── ScreeningConflict        (completed, owned by a run, or nothing measured)
 
 Device errors carry a Spanish message for the nurse (``nurse_message``) that says
 what happened and what to do; ``str(exc)`` stays technical English for logs.
@@ -45,8 +47,10 @@ __all__ = [
     "FrameError",
     "ImplausibleValue",
     "IncompleteFrame",
+    "NotAttributed",
     "PairingRequired",
     "ProtocolError",
+    "ScreeningConflict",
     "UnsupportedMessage",
     "ValidationError",
 ]
@@ -283,3 +287,33 @@ class ImplausibleValue(ValidationError):
 
 class ConfigError(CartError):
     """devices.toml or a setting is wrong; the message names the entry."""
+
+
+# --------------------------------------------------------------------------- attribution
+
+
+class NotAttributed(CartError):
+    """A reading that arrived but may not go into the screening; kept in the raw log only.
+
+    ``reason``: ``run_closed`` (the run was cancelled or ended, e.g. the nurse changed
+    patient), ``completed`` (the screening was completed meanwhile), ``already_seen`` (the
+    device record was downloaded before), ``stale``/``future``/``other_user`` (see
+    :mod:`cart.attribution`). ``nurse_message`` says what to do, in Spanish.
+    """
+
+    def __init__(self, reason: str, message: str, nurse_message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.nurse_message = nurse_message
+
+
+class ScreeningConflict(CartError):
+    """The screening is not in a state that allows the operation.
+
+    ``reason``: ``completed``, ``measuring`` (a run owns it), ``empty`` (nothing measured).
+    """
+
+    def __init__(self, reason: str, message: str, nurse_message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.nurse_message = nurse_message

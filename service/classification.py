@@ -10,6 +10,7 @@ from typing import Any
 
 from cart.classify import ClassifyOptions, classify
 from cart.config import Settings
+from cart.screening import bp_summary
 from cart.screening_input import build_input
 from cart.store import to_measurement
 from cart.store.models import MeasurementRecord, Patient, Screening
@@ -35,4 +36,6 @@ def classify_screening(
     )
     options = ClassifyOptions(urgent_glucose_high=settings.urgent_glucose_mg_dl)
     result: dict[str, Any] = classify(data, screening.ruleset, options=options).to_json()
+    warning = bp_summary(records, settings.bp_readings).warning()
+    result["data_quality"] = [warning] if warning is not None else []
     return result

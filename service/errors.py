@@ -14,6 +14,8 @@ from cart.errors import (
     DeviceError,
     DeviceNotFound,
     ImplausibleValue,
+    NotAttributed,
+    ScreeningConflict,
     ValidationError,
 )
 
@@ -50,6 +52,9 @@ def error_body(exc: CartError, *, role: str | None = None) -> dict[str, str]:
     """
     if isinstance(exc, DeviceError):
         nurse = exc.nurse_message
+    elif isinstance(exc, NotAttributed | ScreeningConflict):
+        body = {"type": exc.type_name, "message": exc.message, "nurse_message": exc.nurse_message}
+        return {**body, "reason": exc.reason}
     elif role is not None and isinstance(exc, ImplausibleValue):
         noun = _ROLE_NOUNS_ES.get(role, "El equipo")
         nurse = (

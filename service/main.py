@@ -13,6 +13,7 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
 import cart
+from cart import wallclock
 from cart.config import Settings, load_settings
 from cart.devices import DeviceConfig, load_devices
 from cart.drivers.radio import driver_extras
@@ -40,9 +41,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        wallclock.set_zone(settings.timezone)  # device clocks are read in the cart's zone
         engine = create_db_engine(settings.database_url)
         await asyncio.to_thread(migrate, engine)
         store = Store(engine)
+        # runs left open by a stopped service own nothing any more: a reading that
+        # arrives later can never be attributed to them
+        abandoned = await asyncio.to_thread(store.abandon_runs)
+        if abandoned:
+            log.warning("closed %d measuring run(s) left open by the last stop", abandoned)
         simulated = None
         configs: list[DeviceConfig] = []
         if settings.simulate:

@@ -49,6 +49,8 @@ class RunEvent:
 class MeasureRun:
     screening_id: int
     device_ids: tuple[str, ...]
+    run_id: str | None = None
+    """The store's run that owns the screening (None: not owned, e.g. in unit tests)."""
     events: list[RunEvent] = field(default_factory=list)
     finished: bool = False
     task: asyncio.Task[None] | None = None
@@ -121,11 +123,13 @@ class RunRegistry:
         screening_id: int,
         device_ids: Iterable[str],
         work: Callable[[MeasureRun], Coroutine[Any, Any, None]],
+        *,
+        run_id: str | None = None,
     ) -> MeasureRun:
         """Register a run and start ``work(run)`` (which publishes on the run) as a task."""
         if self.running(screening_id):
             raise RuntimeError(f"screening {screening_id} is already measuring")
-        run = MeasureRun(screening_id, tuple(device_ids))
+        run = MeasureRun(screening_id, tuple(device_ids), run_id=run_id)
         self._runs.pop(screening_id, None)
         self._runs[screening_id] = run
         self._prune()
@@ -148,6 +152,16 @@ class RunRegistry:
         finally:
             work.close()  # a run cancelled before it started must not leak its coroutine
             run.finish()
+
+    async def cancel(self, screening_id: int) -> bool:
+        """Stop the screening's running run and wait for it; False if none was running."""
+        run = self._runs.get(screening_id)
+        if run is None or run.finished or run.task is None or run.task.done():
+            return False
+        run.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await run.task
+        return True
 
     def _prune(self) -> None:
         finished = [sid for sid, run in self._runs.items() if run.finished]

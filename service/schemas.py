@@ -92,6 +92,12 @@ class MeasurementPublic(BaseModel):
     unit: str
     loinc: str | None
     measured_at: datetime | None
+    """When it was measured (aware): the device time read in the cart's zone and corrected
+    by the device clock's offset, or the cart's receive time for a live reading."""
+    device_time: datetime | None = None
+    """The device's own clock as it reported it (naive; devices know no time zone)."""
+    clock_offset_s: float | None = None
+    """Device clock minus cart clock at connect, seconds (None: not readable)."""
     received_at: datetime
     flags: list[str]
     special: str | None
@@ -114,6 +120,8 @@ class MeasurementPublic(BaseModel):
             unit=m["unit"],
             loinc=m["loinc"],
             measured_at=row.measured_at,
+            device_time=row.device_time,
+            clock_offset_s=row.clock_offset_s,
             received_at=row.received_at,
             flags=m["flags"],
             special=m["special"],
@@ -171,6 +179,14 @@ class ProblemItem(BaseModel):
     nurse_message: str | None = None
 
 
+class BpStatus(BaseModel):
+    """Blood-pressure readings against the protocol (NOM-030 Appendix F)."""
+
+    required: int
+    valid: int
+    complete: bool
+
+
 class ScreeningPublic(BaseModel):
     id: int
     patient_id: int | None
@@ -186,6 +202,8 @@ class ScreeningPublic(BaseModel):
     """DESIGN section 6; stored at completion, computed from the latest readings before."""
     classification_error: ProblemItem | None = None
     """Why no classification could be computed (e.g. the patient is under 20)."""
+    bp: BpStatus | None = None
+    """Blood-pressure readings against the protocol; None when none was taken."""
 
     @classmethod
     def build(
@@ -197,6 +215,7 @@ class ScreeningPublic(BaseModel):
         status: str,
         classification: dict[str, Any] | None,
         classification_error: ProblemItem | None = None,
+        bp: BpStatus | None = None,
     ) -> ScreeningPublic:
         assert row.id is not None
         return cls(
@@ -212,6 +231,7 @@ class ScreeningPublic(BaseModel):
             measurements=[MeasurementPublic.from_row(m) for m in measurements],
             classification=classification,
             classification_error=classification_error,
+            bp=bp,
         )
 
 
@@ -228,6 +248,15 @@ class MeasureAccepted(BaseModel):
     devices: list[str]
     events: str
     """Where the progress is streamed (Server-Sent Events)."""
+    run_id: str | None = None
+    """The run that owns the screening's devices until it ends or is cancelled."""
+
+
+class MeasureCancelled(BaseModel):
+    screening_id: int
+    cancelled: bool
+    """False when no run was measuring."""
+    run_id: str | None = None
 
 
 class ManualEntry(Strict):

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import ClassVar
 
+from cart import wallclock
 from cart.protocols import and_ua767, datascope_accutorr
 from simulators.faults import Fault
 from simulators.pty_simulator import PtySimulator
@@ -114,7 +115,7 @@ class UA767Simulator(PtySimulator[BPConfig]):
 
     def packet(self) -> bytes:
         cfg = self.config
-        measured = datetime.now().replace(microsecond=0) + timedelta(seconds=cfg.clock_skew_s)
+        measured = wallclock.now().replace(microsecond=0) + timedelta(seconds=cfg.clock_skew_s)
         data = and_ua767.encode_data(
             cfg.systolic,
             cfg.diastolic,

@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import ClassVar, Final
 
+from cart import wallclock
 from cart.errors import ProtocolError
 from cart.protocols import (
     contour_astm,
@@ -214,7 +215,7 @@ class GlucometerSimulator(PtySimulator[GlucometerConfig]):
 
     def meter_now(self) -> datetime:
         """The meter's clock (cart clock plus the skew), to the second."""
-        return (datetime.now() + self._skew).replace(microsecond=0)
+        return (wallclock.now() + self._skew).replace(microsecond=0)
 
     def _initial_records(self) -> list[MeterRecord]:
         cfg = self.config
@@ -265,7 +266,7 @@ class GlucometerSimulator(PtySimulator[GlucometerConfig]):
 
     def set_clock(self, when: datetime) -> None:
         """The host set the meter's clock: from now on it reads ``when`` plus elapsed time."""
-        self._skew = when - datetime.now().replace(microsecond=0)
+        self._skew = when - wallclock.now().replace(microsecond=0)
 
     def dump_order(self) -> list[MeterRecord]:
         """What a download sends: newest first, every record twice with ``replay``."""

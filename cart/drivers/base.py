@@ -13,21 +13,25 @@ by the driver (streams resynchronise) or wrapped in ``DeviceReportedError``.
 from __future__ import annotations
 
 import abc
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from cart.devices import Role
 from cart.measurement import Measurement
 
 __all__ = [
+    "ClockCheck",
     "DeviceInfo",
     "Driver",
     "Progress",
     "ProgressCallback",
     "ProgressStage",
     "RawFrame",
+    "RecordCheck",
+    "Refusal",
     "Role",
     "no_progress",
 ]
@@ -69,6 +73,34 @@ class RawFrame:
 
 
 @dataclass(frozen=True, slots=True)
+class ClockCheck:
+    """The device clock as read at connect, against the cart clock at that moment."""
+
+    device_time: datetime
+    """Naive: what the device clock read."""
+    cart_time: datetime
+    """Timezone-aware: the cart clock when that value arrived."""
+    set_to: datetime | None = None
+    """Naive: what the driver then wrote to the device clock (None: not set)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why one device record may not be attributed to the screening now."""
+
+    reason: str
+    """Machine word: ``stale``, ``future``, ``other_user``, ``already_seen``..."""
+    message: str
+    """English, for logs and the API."""
+    nurse_message: str
+    """Spanish (es-MX): what the nurse should do."""
+
+
+RecordCheck = Callable[[Sequence[Measurement], ClockCheck | None], Refusal | None]
+"""Given one record's measurements and the clock check, a refusal or None (acceptable)."""
+
+
+@dataclass(frozen=True, slots=True)
 class DeviceInfo:
     device_id: str
     role: Role
@@ -83,17 +115,24 @@ class DeviceInfo:
 class Driver(abc.ABC):
     """Reads one configured device. Instances are long-lived and reused across screenings."""
 
+    #: the device keeps a memory of readings that a download or reconnect can replay
+    keeps_records: ClassVar[bool] = False
+
     def __init__(self, info: DeviceInfo) -> None:
         self.info = info
         #: raw frames behind the measurements of the last successful ``measure()``
         self.last_raw: list[RawFrame] = []
+        #: the device clock read by the last ``measure()`` (None: not readable)
+        self.last_clock: ClockCheck | None = None
 
     @property
     def device_id(self) -> str:
         return self.info.device_id
 
     @abc.abstractmethod
-    async def measure(self, progress: ProgressCallback = no_progress) -> list[Measurement]:
+    async def measure(
+        self, progress: ProgressCallback = no_progress, check: RecordCheck | None = None
+    ) -> list[Measurement]:
         """Take one complete reading (all measurements of this device) or raise DeviceError.
 
         Nothing partial is returned: either every measurement of the reading, or an error.

@@ -56,6 +56,7 @@ from cart.drivers.base import (
     ProgressCallback,
     ProgressStage,
     RawFrame,
+    RecordCheck,
     emit,
     no_progress,
 )
@@ -466,7 +467,9 @@ class ModbusDriver(Driver):
             raise self._exception_error(busy)
         raise self._failure_error(worst, attempts, answered)
 
-    async def measure(self, progress: ProgressCallback = no_progress) -> list[Measurement]:
+    async def measure(
+        self, progress: ProgressCallback = no_progress, check: RecordCheck | None = None
+    ) -> list[Measurement]:
         self.last_raw = []
         opts = self.options
         regmap = self.register_map

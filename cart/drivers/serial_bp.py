@@ -27,6 +27,7 @@ from cart.drivers.base import (
     ProgressCallback,
     ProgressStage,
     RawFrame,
+    RecordCheck,
     emit,
     no_progress,
 )
@@ -111,7 +112,9 @@ class _SerialBPDriver(Driver):
 
 
 class AccutorrDriver(_SerialBPDriver):
-    async def measure(self, progress: ProgressCallback = no_progress) -> list[Measurement]:
+    async def measure(
+        self, progress: ProgressCallback = no_progress, check: RecordCheck | None = None
+    ) -> list[Measurement]:
         self.last_raw = []
         await emit(progress, Progress(ProgressStage.CONNECTING, self.device_id, "opening port"))
         loop = asyncio.get_running_loop()
@@ -174,7 +177,9 @@ class AccutorrDriver(_SerialBPDriver):
 
 
 class UA767Driver(_SerialBPDriver):
-    async def measure(self, progress: ProgressCallback = no_progress) -> list[Measurement]:
+    async def measure(
+        self, progress: ProgressCallback = no_progress, check: RecordCheck | None = None
+    ) -> list[Measurement]:
         self.last_raw = []
         await emit(progress, Progress(ProgressStage.CONNECTING, self.device_id, "opening port"))
         loop = asyncio.get_running_loop()

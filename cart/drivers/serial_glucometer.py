@@ -56,6 +56,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, ClassVar, Final, Protocol, TypeVar
 
+from cart import wallclock
 from cart.devices import DeviceConfig
 from cart.drivers.base import (
     DeviceInfo,
@@ -64,6 +65,7 @@ from cart.drivers.base import (
     ProgressCallback,
     ProgressStage,
     RawFrame,
+    RecordCheck,
     emit,
     no_progress,
 )
@@ -335,7 +337,7 @@ class SerialGlucometerDriver(Driver):
         serial_settings: SerialSettings | None = None,
         options: GlucometerOptions | None = None,
         high_water_mark: datetime | None = None,
-        clock: Callable[[], datetime] = datetime.now,
+        clock: Callable[[], datetime] = wallclock.now,
     ) -> None:
         super().__init__(info)
         self._serial_settings = serial_settings or SerialSettings(baudrate=self.default_baudrate)
@@ -414,7 +416,9 @@ class SerialGlucometerDriver(Driver):
             self.info.address, self._serial_settings, device_id=self.device_id, role=self.info.role
         )
 
-    async def measure(self, progress: ProgressCallback = no_progress) -> list[Measurement]:
+    async def measure(
+        self, progress: ProgressCallback = no_progress, check: RecordCheck | None = None
+    ) -> list[Measurement]:
         self.last_raw = []
         await emit(progress, Progress(ProgressStage.CONNECTING, self.device_id, "opening port"))
         try:

@@ -27,6 +27,7 @@ from cart.drivers.base import (
     ProgressCallback,
     ProgressStage,
     RawFrame,
+    RecordCheck,
     emit,
     no_progress,
 )
@@ -87,7 +88,9 @@ class SerialScaleDriver(Driver):
             role=self.info.role,
         )
 
-    async def measure(self, progress: ProgressCallback = no_progress) -> list[Measurement]:
+    async def measure(
+        self, progress: ProgressCallback = no_progress, check: RecordCheck | None = None
+    ) -> list[Measurement]:
         self.last_raw = []
         await emit(progress, Progress(ProgressStage.CONNECTING, self.device_id, "opening port"))
         async with self._transport() as link:

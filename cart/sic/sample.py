@@ -186,7 +186,7 @@ def bulk_completed_screenings(store: Store, start: int, count: int, *, batch: in
                     for m in r.measurements:
                         s.add(
                             _record(m, screening.id, reading_id, r.device_id, r.protocol, blob,
-                                    now, r.manual_entry)
+                                    now, r.manual_entry, now, None, None)
                         )  # fmt: skip
                 s.add(OutboxEntry(screening_id=screening.id, destination=SIC_DESTINATION))
             s.commit()

@@ -16,13 +16,16 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import JSON, Column, Field, SQLModel
 
 __all__ = [
+    "MeasureRun",
     "MeasurementRecord",
     "OutboxEntry",
     "OutboxStatus",
     "Patient",
     "RawFrameLog",
+    "RunStatus",
     "Screening",
     "ScreeningStatus",
+    "SeenRecord",
     "UTCDateTime",
     "utcnow",
 ]
@@ -55,6 +58,14 @@ class ScreeningStatus:
     COMPLETED = "completed"
 
 
+class RunStatus:
+    ACTIVE = "active"
+    FINISHED = "finished"
+    CANCELLED = "cancelled"
+    ABANDONED = "abandoned"
+    """Still active when the service stopped (crash, power cut): closed at the next start."""
+
+
 class Patient(SQLModel, table=True):
     __tablename__ = "patient"
 
@@ -79,7 +90,10 @@ class Screening(SQLModel, table=True):
     ruleset: str = Field(default="nom", max_length=16)
     classification: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    """Also the start of the measuring window: stored device records older are not its own."""
     completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    active_run_id: str | None = Field(default=None, max_length=36)
+    """The measuring run that may store readings now; None: no run may."""
 
 
 class MeasurementRecord(SQLModel, table=True):
@@ -101,9 +115,15 @@ class MeasurementRecord(SQLModel, table=True):
     flags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     original_value: float | None = None
     original_unit: str | None = Field(default=None, max_length=16)
-    measured_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=False))
-    """Device clock, naive, as the device reported it (devices know no time zone)."""
+    measured_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    """When it was measured: the device time read in the cart's zone and corrected by the
+    device clock's offset, or the cart's receive time for a live reading without one."""
+    device_time: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=False))
+    """The device's own clock, naive, as the device reported it (devices know no zone)."""
+    clock_offset_s: float | None = None
+    """Device clock minus cart clock, measured at connect (None: not readable)."""
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    run_id: str | None = Field(default=None, max_length=36)
     sequence: int | None = None
     user_id: int | None = None
     context: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
@@ -126,6 +146,43 @@ class RawFrameLog(SQLModel, table=True):
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     accepted: bool = True
     note: str | None = Field(default=None, max_length=500)
+    run_id: str | None = Field(default=None, max_length=36)
+
+
+class MeasureRun(SQLModel, table=True):
+    """One press of "Medir": which screening owns the devices' readings, and until when."""
+
+    __tablename__ = "measure_run"
+
+    id: str = Field(primary_key=True, max_length=36)
+    screening_id: int = Field(foreign_key="screening.id", index=True)
+    status: str = Field(default=RunStatus.ACTIVE, max_length=16)
+    devices: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class SeenRecord(SQLModel, table=True):
+    """A device memory record already downloaded: never attributed (again) to anyone.
+
+    Keyed by the device's identity (serial number, or address + model) and the record's
+    own key (sequence number, or device time + values), so the memory survives restarts,
+    re-pairing and a device moved to another configuration.
+    """
+
+    __tablename__ = "seen_record"
+    __table_args__ = (sa.UniqueConstraint("device_key", "record_key", name="uq_seen_record"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    device_key: str = Field(max_length=200)
+    record_key: str = Field(max_length=200)
+    screening_id: int | None = Field(default=None, foreign_key="screening.id")
+    """The screening it was attributed to; None when it was not attributed."""
+    reading_id: str | None = Field(default=None, max_length=36)
+    outcome: str = Field(max_length=32)
+    """``attributed`` or the refusal reason (``stale``, ``other_user``, ``run_closed``...)."""
+    device_time: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=False))
+    seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class OutboxStatus:

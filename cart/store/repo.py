@@ -7,7 +7,7 @@ own session, so nothing is shared between threads but the engine's pool.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -16,20 +16,25 @@ from sqlalchemy import func, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from cart.errors import NotAttributed, ScreeningConflict
 from cart.measurement import DeviceIdentity, Measurement, MeasurementKind, Original, Special
 from cart.store.models import (
     MeasurementRecord,
+    MeasureRun,
     OutboxEntry,
     OutboxStatus,
     Patient,
     RawFrameLog,
+    RunStatus,
     Screening,
     ScreeningStatus,
+    SeenRecord,
     utcnow,
 )
 
 __all__ = [
     "SIC_DESTINATION",
+    "MemoryEntry",
     "RawEntry",
     "ScreeningRows",
     "Store",
@@ -39,6 +44,35 @@ __all__ = [
 
 SIC_DESTINATION: Final = "sic"
 """The outbox destination that completing a screening enqueues for."""
+
+
+COMPLETED_ES: Final = (
+    "El tamizaje ya se guardó: la lectura que llegó después no se agregó. Si falta un "
+    "valor, abra un tamizaje nuevo."
+)
+RUN_CLOSED_ES: Final = (
+    "La medición se canceló (se cambió de paciente o se detuvo): la lectura que llegó "
+    "después no se asignó a nadie. Si es de este paciente, mida de nuevo."
+)
+MEASURING_ES: Final = "Hay una medición en curso: espere a que termine o cancélela"
+NO_SCREENING_ES: Final = "El tamizaje no existe"
+ALREADY_SEEN_ES: Final = (
+    "Esa medición ya se había descargado antes (en otro tamizaje): no se asignó a este "
+    "paciente. Pida al paciente que se mida ahora y presione Reintentar."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryEntry:
+    """One device memory record downloaded by a reading, to be remembered as seen."""
+
+    device_key: str
+    record_key: str
+    device_time: datetime | None = None
+    attributed: bool = False
+    """True for the record(s) the reading is made of; False for the others downloaded."""
+    outcome: str = "not_attributed"
+    """For records not attributed: why (``stale``, ``other_user``, ``superseded``...)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +103,7 @@ def to_measurement(row: MeasurementRecord) -> Measurement:
         value=row.value,
         unit=row.unit,
         loinc=row.loinc,
-        measured_at=row.measured_at,
+        measured_at=row.device_time,
         flags=tuple(row.flags),
         special=Special(row.special) if row.special else None,
         original=(
@@ -162,34 +196,310 @@ class Store:
         protocol: str | None,
         raw: Iterable[RawEntry] = (),
         manual_entry: bool = False,
+        run_id: str | None = None,
+        measured_at: datetime | None = None,
+        clock_offset_s: float | None = None,
+        memory: Sequence[MemoryEntry] = (),
     ) -> StoredReading:
-        """Store one device reading (all its measurements and raw frames) atomically."""
+        """Store one reading (its measurements, raw frames and record memory) atomically.
+
+        The screening must still be open and, with ``run_id``, that run must still own
+        it: the guard is the transaction's first write, so a concurrent completion or
+        cancel either happens before (and the reading is refused) or waits for this one.
+        ``memory`` marks device records as seen in the same transaction; an attributed
+        record (``attributed=True``) that was already seen refuses the whole reading.
+        A refused reading raises :class:`NotAttributed` after keeping its raw frames
+        (``accepted=False``) and marking its records seen.
+
+        ``measured_at`` is the instant the reading was taken (default: now, the receive
+        time); the device's own timestamp stays in each measurement's ``device_time``.
+        """
         reading_id = str(uuid.uuid4())
         raw_list = list(raw)
         blob = b"".join(r.data for r in raw_list) or None
         now = utcnow()
         records = [
-            _record(m, screening_id, reading_id, device_id, protocol, blob, now, manual_entry)
+            _record(
+                m,
+                screening_id,
+                reading_id,
+                device_id,
+                protocol,
+                blob,
+                now,
+                manual_entry,
+                measured_at or now,
+                clock_offset_s,
+                run_id,
+            )
             for m in measurements
         ]
+        refused: NotAttributed | None = None
         with self.session() as s:
-            for entry in raw_list:
+            refused = self._guard_open(s, screening_id, run_id)
+            if refused is None:
+                refused = self._remember(s, memory, screening_id, reading_id, now)
+            if refused is None:
+                self._add_raw(s, raw_list, screening_id, reading_id, device_id, now, run_id)
+                for rec in records:
+                    s.add(rec)
+                s.commit()
+                for rec in records:
+                    s.refresh(rec)
+                return StoredReading(reading_id, records)
+            s.rollback()
+        self._keep_refused(screening_id, raw_list, device_id, memory, refused, run_id)
+        raise refused
+
+    @staticmethod
+    def _guard_open(s: Session, screening_id: int, run_id: str | None) -> NotAttributed | None:
+        """Take the screening's row (the write lock) if it may receive a reading now."""
+        stmt = update(Screening).where(
+            col(Screening.id) == screening_id,
+            col(Screening.status) != ScreeningStatus.COMPLETED,
+        )
+        if run_id is not None:
+            stmt = stmt.where(col(Screening.active_run_id) == run_id)
+        touched = s.exec(stmt.values(active_run_id=Screening.active_run_id)).rowcount
+        if touched == 1:
+            return None
+        row = s.get(Screening, screening_id)
+        if row is None:
+            return NotAttributed(
+                "no_screening", f"screening {screening_id} does not exist", NO_SCREENING_ES
+            )
+        if row.status == ScreeningStatus.COMPLETED:
+            return NotAttributed(
+                "completed",
+                f"screening {screening_id} was completed before the reading arrived",
+                COMPLETED_ES,
+            )
+        return NotAttributed(
+            "run_closed",
+            f"run {run_id} no longer owns screening {screening_id} (cancelled or ended)",
+            RUN_CLOSED_ES,
+        )
+
+    @staticmethod
+    def _remember(
+        s: Session,
+        memory: Sequence[MemoryEntry],
+        screening_id: int,
+        reading_id: str,
+        now: datetime,
+    ) -> NotAttributed | None:
+        """Mark the records seen; refuse if an attributed one was seen before."""
+        if not memory:
+            return None
+        known = _seen_keys(s, memory)
+        for entry in memory:
+            if entry.attributed and (entry.device_key, entry.record_key) in known:
+                return NotAttributed(
+                    "already_seen",
+                    f"record {entry.record_key} of {entry.device_key} was downloaded before",
+                    ALREADY_SEEN_ES,
+                )
+        for entry in memory:
+            if (entry.device_key, entry.record_key) in known:
+                continue
+            known.add((entry.device_key, entry.record_key))
+            s.add(
+                SeenRecord(
+                    device_key=entry.device_key,
+                    record_key=entry.record_key,
+                    screening_id=screening_id if entry.attributed else None,
+                    reading_id=reading_id if entry.attributed else None,
+                    outcome="attributed" if entry.attributed else entry.outcome,
+                    device_time=entry.device_time,
+                    seen_at=now,
+                )
+            )
+        return None
+
+    def _keep_refused(
+        self,
+        screening_id: int,
+        raw: list[RawEntry],
+        device_id: str | None,
+        memory: Sequence[MemoryEntry],
+        refused: NotAttributed,
+        run_id: str | None,
+    ) -> None:
+        """A refused reading: its raw frames (not accepted) and its records, now seen."""
+        now = utcnow()
+        with self.session() as s:
+            exists = s.get(Screening, screening_id) is not None
+            for entry in raw:
                 s.add(
                     RawFrameLog(
-                        screening_id=screening_id,
-                        reading_id=reading_id,
+                        screening_id=screening_id if exists else None,
                         device_id=device_id,
                         protocol=entry.protocol,
                         data=entry.data,
                         received_at=now,
+                        accepted=False,
+                        note=f"not attributed ({refused.reason}): {refused.message}"[:500],
+                        run_id=run_id,
                     )
                 )
-            for rec in records:
-                s.add(rec)
+            known = _seen_keys(s, memory)
+            for m in memory:
+                if (m.device_key, m.record_key) in known:
+                    continue
+                known.add((m.device_key, m.record_key))
+                s.add(
+                    SeenRecord(
+                        device_key=m.device_key,
+                        record_key=m.record_key,
+                        outcome=refused.reason if m.attributed else m.outcome,
+                        device_time=m.device_time,
+                        seen_at=now,
+                    )
+                )
             s.commit()
-            for rec in records:
-                s.refresh(rec)
-        return StoredReading(reading_id, records)
+
+    @staticmethod
+    def _add_raw(
+        s: Session,
+        raw: list[RawEntry],
+        screening_id: int,
+        reading_id: str,
+        device_id: str | None,
+        now: datetime,
+        run_id: str | None,
+    ) -> None:
+        for entry in raw:
+            s.add(
+                RawFrameLog(
+                    screening_id=screening_id,
+                    reading_id=reading_id,
+                    device_id=device_id,
+                    protocol=entry.protocol,
+                    data=entry.data,
+                    received_at=now,
+                    run_id=run_id,
+                )
+            )
+
+    def seen(self, device_key: str, record_keys: Iterable[str]) -> set[str]:
+        """Which of these records of the device were downloaded before."""
+        keys = list(record_keys)
+        if not keys:
+            return set()
+        with self.session() as s:
+            rows = s.exec(
+                select(SeenRecord.record_key).where(
+                    SeenRecord.device_key == device_key, col(SeenRecord.record_key).in_(keys)
+                )
+            )
+            return set(rows)
+
+    def remember_refused(self, memory: Sequence[MemoryEntry]) -> None:
+        """Mark device records seen that were refused before any reading was stored."""
+        if not memory:
+            return
+        now = utcnow()
+        with self.session() as s:
+            known = _seen_keys(s, memory)
+            for m in memory:
+                if (m.device_key, m.record_key) in known:
+                    continue
+                known.add((m.device_key, m.record_key))
+                s.add(
+                    SeenRecord(
+                        device_key=m.device_key,
+                        record_key=m.record_key,
+                        outcome=m.outcome,
+                        device_time=m.device_time,
+                        seen_at=now,
+                    )
+                )
+            s.commit()
+
+    # ------------------------------------------------------------------ measuring runs
+
+    def start_run(self, screening_id: int, devices: Sequence[str]) -> str:
+        """Give the screening's devices to a new run; ScreeningConflict if it cannot have one."""
+        run_id = str(uuid.uuid4())
+        with self.session() as s:
+            taken = s.exec(
+                update(Screening)
+                .where(
+                    col(Screening.id) == screening_id,
+                    col(Screening.status) != ScreeningStatus.COMPLETED,
+                    col(Screening.active_run_id).is_(None),
+                )
+                .values(active_run_id=run_id)
+            ).rowcount
+            if taken != 1:
+                s.rollback()
+                row = s.get(Screening, screening_id)
+                if row is not None and row.status == ScreeningStatus.COMPLETED:
+                    raise ScreeningConflict(
+                        "completed", f"screening {screening_id} is completed", COMPLETED_ES
+                    )
+                raise ScreeningConflict(
+                    "measuring", f"screening {screening_id} is already measuring", MEASURING_ES
+                )
+            s.add(MeasureRun(id=run_id, screening_id=screening_id, devices=list(devices)))
+            s.commit()
+        return run_id
+
+    def end_run(self, run_id: str, status: str = RunStatus.FINISHED) -> bool:
+        """Close the run (finished, cancelled); False if it had already been closed."""
+        with self.session() as s:
+            run = s.get(MeasureRun, run_id)
+            if run is None or run.status != RunStatus.ACTIVE:
+                return False
+            s.exec(
+                update(Screening)
+                .where(col(Screening.active_run_id) == run_id)
+                .values(active_run_id=None)
+            )
+            run.status = status
+            run.ended_at = utcnow()
+            s.add(run)
+            s.commit()
+            return True
+
+    def cancel_run(self, screening_id: int) -> str | None:
+        """Cancel the screening's active run in the store; its id, or None if there was none."""
+        row = self.get_screening(screening_id)
+        if row is None or row.active_run_id is None:
+            return None
+        run_id = row.active_run_id
+        return run_id if self.end_run(run_id, RunStatus.CANCELLED) else None
+
+    def abandon_runs(self) -> int:
+        """At start-up: runs left active by a stopped service are closed as abandoned."""
+        now = utcnow()
+        with self.session() as s:
+            count = s.exec(
+                update(MeasureRun)
+                .where(col(MeasureRun.status) == RunStatus.ACTIVE)
+                .values(status=RunStatus.ABANDONED, ended_at=now)
+            ).rowcount
+            s.exec(
+                update(Screening)
+                .where(col(Screening.active_run_id).is_not(None))
+                .values(active_run_id=None)
+            )
+            s.commit()
+            return int(count)
+
+    def get_run(self, run_id: str) -> MeasureRun | None:
+        with self.session() as s:
+            return s.get(MeasureRun, run_id)
+
+    def runs_of(self, screening_id: int) -> list[MeasureRun]:
+        with self.session() as s:
+            return list(
+                s.exec(
+                    select(MeasureRun)
+                    .where(MeasureRun.screening_id == screening_id)
+                    .order_by(col(MeasureRun.started_at))
+                )
+            )
 
     def log_refused(
         self,
@@ -198,6 +508,7 @@ class Store:
         device_id: str | None,
         raw: Iterable[RawEntry],
         note: str,
+        run_id: str | None = None,
     ) -> None:
         """Keep the raw frames of a refused reading (implausible value) for audit."""
         with self.session() as s:
@@ -210,6 +521,7 @@ class Store:
                         data=entry.data,
                         accepted=False,
                         note=note[:500],
+                        run_id=run_id,
                     )
                 )
             s.commit()
@@ -232,17 +544,55 @@ class Store:
             )
             return list(rows)
 
-    def complete(self, screening_id: int, classification: dict[str, Any]) -> Screening | None:
+    def complete(
+        self,
+        screening_id: int,
+        classification: dict[str, Any] | Callable[[ScreeningRows], dict[str, Any]],
+        *,
+        cancel_run: bool = False,
+    ) -> Screening | None:
         """Mark the screening completed and enqueue it for SIC, in one transaction.
+
+        The transaction's first write takes the screening's row, so no reading can be
+        stored between reading the measurements and completing: ``classification`` may be
+        a function of the rows read inside the transaction (what the service does). With
+        an active run: ScreeningConflict("measuring"), or with ``cancel_run`` the run is
+        cancelled in the same transaction. None if the screening does not exist.
 
         Completing again (a corrected classification) puts an already sent or rejected
         entry back to pending: the resend deduplicates on the server.
         """
         with self.session() as s:
-            row = s.get(Screening, screening_id)
-            if row is None:
-                return None
             now = utcnow()
+            guard = update(Screening).where(col(Screening.id) == screening_id)
+            if not cancel_run:
+                guard = guard.where(col(Screening.active_run_id).is_(None))
+            if s.exec(guard.values(completed_at=now)).rowcount != 1:
+                s.rollback()
+                if s.get(Screening, screening_id) is None:
+                    return None
+                raise ScreeningConflict(
+                    "measuring", f"screening {screening_id} is measuring", MEASURING_ES
+                )
+            row = s.get(Screening, screening_id)
+            assert row is not None
+            if row.active_run_id is not None:  # cancel_run: the run ends with the completion
+                run = s.get(MeasureRun, row.active_run_id)
+                if run is not None and run.status == RunStatus.ACTIVE:
+                    run.status = RunStatus.CANCELLED
+                    run.ended_at = now
+                    s.add(run)
+                row.active_run_id = None
+            if callable(classification):
+                patient = s.get(Patient, row.patient_id) if row.patient_id else None
+                rows = list(
+                    s.exec(
+                        select(MeasurementRecord)
+                        .where(MeasurementRecord.screening_id == screening_id)
+                        .order_by(col(MeasurementRecord.id))
+                    )
+                )
+                classification = classification(ScreeningRows(row, patient, rows))
             row.status = ScreeningStatus.COMPLETED
             row.classification = classification
             row.completed_at = now
@@ -525,6 +875,22 @@ def _iso(value: object) -> str | None:
     return None if value is None else _aware(value).isoformat()
 
 
+def _seen_keys(s: Session, memory: Sequence[MemoryEntry]) -> set[tuple[str, str]]:
+    """Which (device, record) pairs of ``memory`` are already in the table."""
+    known: set[tuple[str, str]] = set()
+    by_device: dict[str, list[str]] = {}
+    for m in memory:
+        by_device.setdefault(m.device_key, []).append(m.record_key)
+    for device, keys in by_device.items():
+        rows = s.exec(
+            select(SeenRecord.record_key).where(
+                SeenRecord.device_key == device, col(SeenRecord.record_key).in_(keys)
+            )
+        )
+        known.update((device, k) for k in rows)
+    return known
+
+
 def _record(
     m: Measurement,
     screening_id: int,
@@ -534,6 +900,9 @@ def _record(
     blob: bytes | None,
     now: datetime,
     manual_entry: bool,
+    measured_at: datetime,
+    clock_offset_s: float | None,
+    run_id: str | None,
 ) -> MeasurementRecord:
     flags = set(m.flags) | ({"manual_entry"} if manual_entry else set())
     return MeasurementRecord(
@@ -549,7 +918,9 @@ def _record(
         flags=sorted(flags),
         original_value=m.original.value if m.original else None,
         original_unit=m.original.unit if m.original else None,
-        measured_at=m.measured_at,
+        measured_at=measured_at,
+        device_time=m.measured_at,
+        clock_offset_s=clock_offset_s,
         received_at=now,
         sequence=m.sequence,
         user_id=m.user_id,
@@ -557,4 +928,5 @@ def _record(
         device=m.device.to_json() if m.device else None,
         manual_entry=manual_entry,
         raw=blob,
+        run_id=run_id,
     )

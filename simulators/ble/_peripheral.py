@@ -30,6 +30,7 @@ from bumble.link import LocalLink
 from bumble.pairing import PairingConfig, PairingDelegate
 from bumble.transport.common import AsyncPipeSink
 
+from cart import wallclock
 from cart.errors import ProtocolError
 from cart.protocols import ble_time
 from cart.protocols.ble_common import DateTime
@@ -52,13 +53,26 @@ class DeviceClock:
 
     def __init__(self, skew_s: float = 0.0) -> None:
         self.skew = timedelta(seconds=skew_s)
+        self._last_stamp: datetime | None = None
 
     def now(self) -> datetime:
-        return (datetime.now() + self.skew).replace(microsecond=0)
+        return (wallclock.now() + self.skew).replace(microsecond=0)
+
+    def stamp(self) -> datetime:
+        """The time stamp of a new measurement: strictly after the previous one.
+
+        A real cycle takes tens of seconds, so two measurements never share a second;
+        a fast simulator can finish two in one, and they must still be two records.
+        """
+        now = self.now()
+        if self._last_stamp is not None and now <= self._last_stamp:
+            now = self._last_stamp + timedelta(seconds=1)
+        self._last_stamp = now
+        return now
 
     def set(self, value: datetime) -> None:
         """What a Current Time write does: the device's clock now reads ``value``."""
-        self.skew = value - datetime.now()
+        self.skew = value - wallclock.now()
 
 
 class _RejectingDelegate(PairingDelegate):
@@ -313,8 +327,8 @@ class BlePeripheral(abc.ABC):
         return characteristic
 
     def time_stamp(self) -> DateTime:
-        """Now, on the device's clock (what it stamps measurements with)."""
-        return DateTime.from_datetime(self.clock.now())
+        """Now, on the device's clock (what it stamps a new measurement with)."""
+        return DateTime.from_datetime(self.clock.stamp())
 
     def readable(self, uuid16: int, value: bytes) -> Characteristic[bytes]:
         return Characteristic(

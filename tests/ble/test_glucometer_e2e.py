@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from cart import wallclock
 from cart.drivers.ble import BleSettings
 from cart.errors import ConnectionLost, DeviceReportedError, DeviceTimeout, PairingRequired
 from cart.measurement import MeasurementKind
@@ -43,7 +44,7 @@ async def test_first_download_reads_every_record_with_context(ble: Any) -> None:
     assert all(m.loinc == "41653-7" for m in measurements)
     newest = measurements[-1].measured_at
     assert newest is not None
-    assert abs(newest - (datetime.now() - timedelta(minutes=2))) < timedelta(seconds=30)
+    assert abs(newest - (wallclock.now() - timedelta(minutes=2))) < timedelta(seconds=30)
     assert driver.high_water_mark == 10
     assert list(env.world.glucometer.requests) == [RacpRequest.report_all()]
     assert [f.protocol for f in driver.last_raw] == [
@@ -193,4 +194,4 @@ async def test_meter_clock_is_synced_before_the_download(ble: Any) -> None:
     # stored records keep the time the meter gave them (its skewed clock), as sent
     newest = measurements[-1].measured_at
     assert newest is not None
-    assert newest < datetime.now() - timedelta(hours=1, minutes=55)
+    assert newest < wallclock.now() - timedelta(hours=1, minutes=55)

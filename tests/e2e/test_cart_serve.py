@@ -21,7 +21,7 @@ CART = Path(sys.executable).with_name("cart")
 @pytest.fixture
 def served(tmp_path):
     port = free_port()
-    env = {**os.environ, "CART_LOG_LEVEL": "WARNING"}
+    env = {**os.environ, "CART_LOG_LEVEL": "WARNING", "CART_BP_INTERVAL_S": "0"}
     proc = subprocess.Popen(
         [str(CART), "serve", "--simulate", "--fast", "--port", str(port)],
         cwd=tmp_path,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from cart import wallclock
 from cart.devices import DeviceConfig, Role
 from cart.drivers.factory import build_driver
 from cart.drivers.serial_glucometer import NO_NEW_RECORDS_ES, SerialGlucometerDriver
@@ -157,7 +158,7 @@ async def test_silence_tells_the_nurse_to_check_cable_and_transfer_mode(family, 
 
 
 async def test_a_download_that_outlasts_timeout_s_is_a_timeout(no_leaked_tasks):
-    start = datetime.now().replace(second=0, microsecond=0) - timedelta(days=30)
+    start = wallclock.now().replace(second=0, microsecond=0) - timedelta(days=30)
     history = tuple(MeterRecord(start + timedelta(hours=i), 100 + i) for i in range(60))
     async with _sim("taidoc.td42xx", history=history, reply_delay_s=0.01) as sim:
         driver = _driver("taidoc.td42xx", sim, timeout_s=0.3)
@@ -249,7 +250,7 @@ def _options(driver: SerialGlucometerDriver) -> dict[str, Any]:
 
 @pytest.mark.parametrize("family", ["onetouch.ultra2", "contour.astm"])
 async def test_control_solution_is_not_returned_but_advances_the_mark(family, no_leaked_tasks):
-    now = datetime.now().replace(second=0, microsecond=0)
+    now = wallclock.now().replace(second=0, microsecond=0)
     history = (
         MeterRecord(now - timedelta(hours=3), 99),
         MeterRecord(now - timedelta(hours=2), 110, control_solution=True),
@@ -266,7 +267,7 @@ async def test_control_solution_is_not_returned_but_advances_the_mark(family, no
 
 async def test_meter_clock_set_back_gets_its_own_advice(no_leaked_tasks):
     async with _sim("taidoc.td42xx", clock_skew_s=-5 * 86400, new_reading_mg_dl=None) as sim:
-        driver = _driver("taidoc.td42xx", sim, high_water_mark=datetime.now().isoformat())
+        driver = _driver("taidoc.td42xx", sim, high_water_mark=wallclock.now().isoformat())
         with pytest.raises(DeviceReportedError) as info:
             await driver.measure()
     assert "fecha y hora" in info.value.nurse_message

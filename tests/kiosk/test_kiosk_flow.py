@@ -69,7 +69,7 @@ def _serve(cwd: Path, *args: str, **env: str) -> Iterator[tuple[str, Path]]:
     """`cart serve ARGS` on a free port in ``cwd``; yields its base URL and its log file."""
     port = free_port()
     log_path = cwd / "serve.log"
-    full_env = {**os.environ, "CART_LOG_LEVEL": "DEBUG", **env}
+    full_env = {**os.environ, "CART_LOG_LEVEL": "DEBUG", "CART_BP_INTERVAL_S": "0", **env}
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             [str(CART), "serve", "--port", str(port), *args],

@@ -38,6 +38,8 @@ def simulated(tmp_path: Path, **overrides: Any) -> Settings:
         "fast_simulators": True,
         "database_url": f"sqlite:///{tmp_path / 'cart.db'}",
         "devices_file": tmp_path / "devices.toml",
+        # the norm's two minutes between cuff readings, shortened so a test measures at once
+        "bp_interval_s": 0,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)
@@ -47,6 +49,7 @@ def with_devices(tmp_path: Path, devices_file: Path, **overrides: Any) -> Settin
     values: dict[str, Any] = {
         "database_url": f"sqlite:///{tmp_path / 'cart.db'}",
         "devices_file": devices_file,
+        "bp_interval_s": 0,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)

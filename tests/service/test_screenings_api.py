@@ -248,6 +248,7 @@ async def test_blood_pressure_is_read_n_times_and_averaged(tmp_path, no_leaked_t
             assert average["systolic_pressure"]["context"] == {
                 "method": "average",
                 "readings": "2",
+                "required": "2",
             }
             assert len(done["readings"]) == 2
             screening = (await client.get(f"{API}/screenings/{sid}")).json()

@@ -37,6 +37,7 @@ from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
 from bleak.exc import BleakDBusError, BleakError, BleakGATTProtocolError, BleakGATTProtocolErrorCode
 from bleak.uuids import normalize_uuid_16
 
+from cart import wallclock
 from cart.drivers.base import (
     DeviceInfo,
     Driver,
@@ -44,6 +45,7 @@ from cart.drivers.base import (
     ProgressCallback,
     ProgressStage,
     RawFrame,
+    RecordCheck,
     emit,
     no_progress,
 )
@@ -337,7 +339,9 @@ class BleDriver(Driver):
 
     # ------------------------------------------------------------------ measure
 
-    async def measure(self, progress: ProgressCallback = no_progress) -> list[Measurement]:
+    async def measure(
+        self, progress: ProgressCallback = no_progress, check: RecordCheck | None = None
+    ) -> list[Measurement]:
         async with self._lock:
             raw: list[RawFrame] = []
             link = await self._open(progress)
@@ -476,8 +480,8 @@ class BleDriver(Driver):
                     bytes(await link.client.read_gatt_char(characteristic))
                 ).date_time.to_datetime()
                 if device_time is not None:
-                    self.last_clock_skew_s = (device_time - datetime.now()).total_seconds()
-            now = datetime.now()
+                    self.last_clock_skew_s = (device_time - wallclock.now()).total_seconds()
+            now = wallclock.now()
             value = ble_time.encode_current_time(
                 ble_time.CurrentTime(
                     DateTime.from_datetime(now),

@@ -18,20 +18,25 @@ from fastapi import APIRouter, Header, HTTPException, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import StreamingResponse
 
+from cart.attribution import Window
+from cart.config import Settings
 from cart.drivers.base import Progress, ProgressStage
-from cart.errors import ImplausibleValue, ValidationError
+from cart.errors import ImplausibleValue, NotAttributed, ScreeningConflict, ValidationError
 from cart.measurement import Measurement
 from cart.plausibility import check_plausible
-from cart.screening import ReadingEvent, measure_devices
+from cart.screening import BpProtocol, ReadingEvent, bp_summary, measure_devices
 from cart.store.models import MeasurementRecord, Screening, ScreeningStatus
+from cart.store.repo import ScreeningRows
 from service.api.deps import ScreeningId, StateDep
 from service.classification import classify_screening
 from service.device_manager import DeviceStatus
 from service.errors import error_body, problem
 from service.runs import MeasureRun, RunEvent
 from service.schemas import (
+    BpStatus,
     ManualEntry,
     MeasureAccepted,
+    MeasureCancelled,
     MeasurementPublic,
     MeasureRequest,
     ProblemItem,
@@ -104,6 +109,7 @@ def _public(state: CartState, row: Screening) -> ScreeningPublic:
         except ValidationError as exc:
             classification = None
             error = ProblemItem(**problem(exc, where="input"))
+    summary = bp_summary(records, state.settings.bp_readings)
     return ScreeningPublic.build(
         row,
         patient=patient,
@@ -111,6 +117,9 @@ def _public(state: CartState, row: Screening) -> ScreeningPublic:
         status=_status(state, row),
         classification=classification,
         classification_error=error,
+        bp=BpStatus(required=summary.required, valid=summary.valid, complete=summary.complete)
+        if summary.valid
+        else None,
     )
 
 
@@ -167,7 +176,11 @@ async def get_screening(screening_id: ScreeningId, state: StateDep) -> Screening
 async def measure(
     screening_id: ScreeningId, state: StateDep, body: MeasureRequest | None = None
 ) -> MeasureAccepted:
-    """Start reading the selected devices (all when none are named); progress at ``/events``."""
+    """Start reading the selected devices (all when none are named); progress at ``/events``.
+
+    The run owns the screening until it ends or is cancelled: only its readings are
+    stored, and only while it owns it.
+    """
     row = await asyncio.to_thread(_load, state, screening_id)
     if row.status == ScreeningStatus.COMPLETED:
         raise _completed(screening_id)
@@ -196,12 +209,40 @@ async def measure(
             devices=in_use,
         )
     ids = [s.config.id for s in usable]
-    state.runs.start(screening_id, ids, lambda run: _run(state, run, usable))
+    try:
+        run_id = await asyncio.to_thread(state.store.start_run, screening_id, ids)
+    except ScreeningConflict as exc:
+        raise _conflict(exc) from None
+    state.runs.start(screening_id, ids, lambda run: _run(state, run, usable), run_id=run_id)
     return MeasureAccepted(
         screening_id=screening_id,
         devices=ids,
         events=f"/api/v1/screenings/{screening_id}/events",
+        run_id=run_id,
     )
+
+
+@router.post(
+    "/{screening_id}/measure/cancel",
+    response_model=MeasureCancelled,
+    responses=_404,
+)
+async def cancel_measure(screening_id: ScreeningId, state: StateDep) -> MeasureCancelled:
+    """Stop the screening's measuring run (e.g. the nurse changes patient).
+
+    The run no longer owns the screening from this moment: a reading that arrives
+    afterwards is kept in the raw log only, never attributed to anyone.
+    """
+    await asyncio.to_thread(_load, state, screening_id)
+    cancelled = await asyncio.to_thread(state.store.cancel_run, screening_id)
+    stopped = await state.runs.cancel(screening_id)
+    return MeasureCancelled(
+        screening_id=screening_id, cancelled=cancelled is not None or stopped, run_id=cancelled
+    )
+
+
+def _conflict(exc: ScreeningConflict) -> HTTPException:
+    return _http(status.HTTP_409_CONFLICT, exc.message, exc.nurse_message, reason=exc.reason)
 
 
 def _records_json(records: list[MeasurementRecord]) -> list[dict[str, Any]]:
@@ -215,15 +256,34 @@ def _detail_json(detail: Any) -> Any:
         return {key: str(value) for key, value in dict(detail).items()}
 
 
+def _bp_protocol(settings: Settings) -> BpProtocol:
+    return BpProtocol(
+        readings=settings.bp_readings,
+        interval_s=settings.bp_interval_s,
+        max_difference_mmhg=settings.bp_max_difference_mmhg,
+        extra_readings=settings.bp_extra_readings,
+    )
+
+
 async def _run(state: CartState, run: MeasureRun, selected: list[DeviceStatus]) -> None:
     """The background run: read, store on arrival, publish every step."""
     roles = {s.config.id: s.config.role.value for s in selected}
     readings: dict[str, list[dict[str, Any]]] = {}
+    settings = state.settings
+    screening = await asyncio.to_thread(_load, state, run.screening_id)
+    window = Window(
+        start=screening.created_at,
+        zone=settings.zone,
+        grace_s=settings.freshness_grace_s,
+        skew_threshold_s=settings.clock_skew_s,
+    )
     run.publish(
         "started",
         {
             "devices": [{"device_id": d, "role": r} for d, r in roles.items()],
-            "bp_readings": state.settings.bp_readings,
+            "bp_readings": settings.bp_readings,
+            "bp_interval_s": settings.bp_interval_s,
+            "run_id": run.run_id,
         },
     )
 
@@ -246,7 +306,8 @@ async def _run(state: CartState, run: MeasureRun, selected: list[DeviceStatus]) 
     def on_result(event: ReadingEvent) -> None:
         base = {"device_id": event.device_id, "role": roles.get(event.device_id)}
         if event.error is not None:
-            state.devices.on_error(event.device_id, event.error)
+            if not isinstance(event.error, NotAttributed):
+                state.devices.on_error(event.device_id, event.error)
             run.publish(
                 "error",
                 {
@@ -285,14 +346,20 @@ async def _run(state: CartState, run: MeasureRun, selected: list[DeviceStatus]) 
             },
         )
 
-    outcomes = await measure_devices(
-        state.store,
-        run.screening_id,
-        [s.driver for s in selected if s.driver is not None],
-        progress=on_progress,
-        on_result=on_result,
-        bp_readings=state.settings.bp_readings,
-    )
+    try:
+        outcomes = await measure_devices(
+            state.store,
+            run.screening_id,
+            [s.driver for s in selected if s.driver is not None],
+            progress=on_progress,
+            on_result=on_result,
+            bp=_bp_protocol(settings),
+            window=window,
+            run_id=run.run_id,
+        )
+    finally:
+        if run.run_id is not None:
+            await asyncio.shield(asyncio.to_thread(state.store.end_run, run.run_id))
     run.publish(
         "end",
         {
@@ -372,9 +439,12 @@ def _manual(state: CartState, screening_id: int, body: ManualEntry) -> Measureme
     except (ArithmeticError, ValueError):  # e.g. a conversion overflowing to infinity
         exc2 = ValidationError("value", "cannot be converted to the canonical unit")
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [problem(exc2)]) from None
-    stored = state.store.record_reading(
-        screening_id, [measurement], device_id=None, protocol="manual", manual_entry=True
-    )
+    try:
+        stored = state.store.record_reading(
+            screening_id, [measurement], device_id=None, protocol="manual", manual_entry=True
+        )
+    except NotAttributed as exc:  # completed meanwhile
+        raise _http(status.HTTP_409_CONFLICT, exc.message, exc.nurse_message) from None
     return stored.records[0]
 
 
@@ -399,27 +469,30 @@ async def add_measurement(
 # --------------------------------------------------------------------------- complete
 
 
-def _complete(state: CartState, screening_id: int) -> ScreeningPublic:
+def _complete(state: CartState, screening_id: int, cancel_run: bool) -> ScreeningPublic:
     store = state.store
     row = _load(state, screening_id)
     if row.status == ScreeningStatus.COMPLETED:
         raise _completed(screening_id)
-    records = store.measurements_of(screening_id)
-    if not records:
-        raise _http(
-            status.HTTP_409_CONFLICT,
-            "nothing has been measured in this screening",
-            "No hay mediciones: presione Medir o capture los valores",
-        )
-    patient = store.get_patient(row.patient_id) if row.patient_id is not None else None
+
+    def classification(rows: ScreeningRows) -> dict[str, Any]:
+        # read inside the completing transaction: no reading can slip in between
+        if not rows.measurements:
+            raise ScreeningConflict(
+                "empty",
+                "nothing has been measured in this screening",
+                "No hay mediciones: presione Medir o capture los valores",
+            )
+        return classify_screening(rows.screening, rows.patient, rows.measurements, state.settings)
+
     try:
-        classification = classify_screening(row, patient, records, state.settings)
+        done = store.complete(screening_id, classification, cancel_run=cancel_run)
+    except ScreeningConflict as exc:
+        raise _conflict(exc) from None
     except ValidationError as exc:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT, [problem(exc, where="input")]
         ) from None
-    # classification stored and the screening queued for SIC in one transaction
-    done = store.complete(screening_id, classification)
     if done is None:  # deleted in between
         raise _not_found(screening_id)
     return _public(state, done)
@@ -434,11 +507,19 @@ def _complete(state: CartState, screening_id: int) -> ScreeningPublic:
         422: {"description": "The classification cannot be computed (names the input field)"},
     },
 )
-async def complete(screening_id: ScreeningId, state: StateDep) -> ScreeningPublic:
-    """Store the classification and queue the screening for SIC."""
-    if state.runs.running(screening_id):
+async def complete(
+    screening_id: ScreeningId, state: StateDep, cancel_run: bool = False
+) -> ScreeningPublic:
+    """Store the classification and queue the screening for SIC.
+
+    While a run is measuring: 409, or with ``cancel_run=true`` the run is cancelled in
+    the completing transaction (its late readings are never stored).
+    """
+    if state.runs.running(screening_id) and not cancel_run:
         raise _measuring(screening_id)
-    done = await asyncio.to_thread(_complete, state, screening_id)
+    done = await asyncio.to_thread(_complete, state, screening_id, cancel_run)
+    if cancel_run:
+        await state.runs.cancel(screening_id)
     if state.sic_worker is not None:
         state.sic_worker.wake()  # push it now rather than at the next poll
     return done
