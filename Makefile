@@ -20,7 +20,7 @@ $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.run-installed
 
 run: $(VENV)/.run-installed
-	mkdir -p var
+	mkdir -p var && chmod 0700 var
 	$(BIN)/cart serve --simulate --host $(HOST) --port $(PORT)
 
 lint: $(VENV)/.dev-installed

@@ -13,7 +13,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "load_settings"]
+__all__ = ["MIN_TOKEN_LENGTH", "Settings", "load_settings"]
+
+#: a bearer token shorter than this is refused at start-up (guessable over a clinic LAN)
+MIN_TOKEN_LENGTH = 24
 
 
 class Settings(BaseSettings):
@@ -26,7 +29,13 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     api_token: SecretStr | None = None
-    """Bearer token required from any client that is not on the loopback interface."""
+    """Bearer token required from any client that is not on the loopback interface
+    (at least 24 characters; a blank one is refused, not taken as unset)."""
+    allowed_hosts: list[str] = Field(default_factory=list)
+    """Host names the service answers to besides 127.0.0.1, localhost and [::1] (and
+    ``host``): any other ``Host`` header is refused, which defeats DNS rebinding."""
+    db_busy_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    """How long an SQLite write waits for a lock before the API answers 503."""
     simulate: bool = False
     fast_simulators: bool = False
     """Simulators with near-zero delays (tests, demos)."""
@@ -75,6 +84,22 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value
+
+    @field_validator("api_token")
+    @classmethod
+    def _strong_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        token = value.get_secret_value()
+        if not token.strip():
+            raise ValueError("CART_API_TOKEN is blank: unset it or give a real token")
+        if len(token) < MIN_TOKEN_LENGTH or token != token.strip():
+            raise ValueError(
+                f"CART_API_TOKEN must be at least {MIN_TOKEN_LENGTH} characters without "
+                "leading or trailing spaces (python -c 'import secrets; "
+                "print(secrets.token_urlsafe(32))')"
+            )
+        return value
 
     @model_validator(mode="after")
     def _refuse_open_bind_without_token(self) -> Settings:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 
 from cart.curp import CurpError
 from cart.errors import (
@@ -19,7 +21,22 @@ from cart.errors import (
     ValidationError,
 )
 
-__all__ = ["error_body", "install_error_handlers", "problem"]
+__all__ = ["ACCESS_RESPONSES", "DATABASE_BUSY", "error_body", "install_error_handlers", "problem"]
+
+log = logging.getLogger(__name__)
+
+#: what every API operation may answer before its route runs (service/api/middleware.py,
+#: service/security.py), declared in the OpenAPI document
+ACCESS_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "A client outside this computer gave no valid bearer token"},
+    403: {"description": "A state-changing request from another web origin"},
+}
+
+DATABASE_BUSY: dict[str, str] = {
+    "type": "DatabaseBusy",
+    "message": "the database is busy or unavailable; try again in a few seconds",
+    "nurse_message": "La base de datos está ocupada: espere unos segundos e intente de nuevo",
+}
 
 #: Spanish names of the fields a nurse can get wrong
 _FIELDS_ES: dict[str, str] = {
@@ -114,6 +131,14 @@ def install_error_handlers(app: FastAPI) -> None:
         status = 503 if isinstance(exc, DeviceError | ConfigError) else 400
         return JSONResponse(status_code=status, content={"detail": error_body(exc)})
 
+    async def on_database(_: Request, exc: Exception) -> JSONResponse:
+        # the class only: the statement and its values may name the patient
+        log.warning("database unavailable (%s): answered 503", type(exc).__name__)
+        return JSONResponse(
+            status_code=503, content={"detail": DATABASE_BUSY}, headers={"Retry-After": "5"}
+        )
+
+    app.add_exception_handler(OperationalError, on_database)
     app.add_exception_handler(ValidationError, on_validation)
     app.add_exception_handler(DeviceNotFound, on_not_found)
     app.add_exception_handler(CartError, on_cart_error)

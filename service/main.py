@@ -19,8 +19,9 @@ from cart.devices import DeviceConfig, load_devices
 from cart.drivers.radio import driver_extras
 from cart.store import Store, create_db_engine, migrate
 from service.api.main import api_router
+from service.api.middleware import RequestGuard
 from service.device_manager import DeviceManager
-from service.errors import install_error_handlers
+from service.errors import ACCESS_RESPONSES, install_error_handlers
 from service.security import BearerForRemoteClients, install_log_redaction
 from service.sic_worker import start_sic_worker, stop_sic_worker
 from service.state import CartState
@@ -42,7 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         wallclock.set_zone(settings.timezone)  # device clocks are read in the cart's zone
-        engine = create_db_engine(settings.database_url)
+        engine = create_db_engine(settings.database_url, busy_timeout_s=settings.db_busy_timeout_s)
         await asyncio.to_thread(migrate, engine)
         store = Store(engine)
         # runs left open by a stopped service own nothing any more: a reading that
@@ -101,6 +102,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_log_redaction()
     token = settings.api_token.get_secret_value() if settings.api_token else None
     app.add_middleware(BearerForRemoteClients, token=token)
-    app.include_router(api_router, prefix="/api/v1")
+    # added last, so it runs first: a foreign Host or Origin never reaches the token check
+    app.add_middleware(RequestGuard, allowed_hosts=[*settings.allowed_hosts, settings.host])
+    app.include_router(api_router, prefix="/api/v1", responses=ACCESS_RESPONSES)
     app.mount("/", StaticFiles(directory=STATIC, html=True), name="kiosk")
     return app

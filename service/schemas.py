@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from cart.store.models import MeasurementRecord, Patient, Screening
 from cart.store.repo import to_measurement
@@ -32,11 +33,29 @@ Diagnosis = Literal["diabetes", "hypertension", "obesity", "dyslipidemia"]
 DB_INT_MAX = 2_147_483_647
 DbId = Annotated[int, Field(ge=1, le=DB_INT_MAX)]
 
+#: Unicode categories a name never needs: controls, formats (bidi overrides such as
+#: U+202E, zero-width U+200B-U+200D, U+FEFF), surrogates, private use, unassigned, and
+#: line/paragraph separators. They hide or reorder text on the kiosk and in SIC.
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def _visible_name(value: str) -> str:
+    value = unicodedata.normalize("NFC", value)  # one spelling of "é" for search and SIC
+    for char in value:
+        if unicodedata.category(char) in _HIDDEN_CATEGORIES:
+            raise ValueError(
+                f"contains an invisible or control character (U+{ord(char):04X}); "
+                "el nombre contiene un carácter invisible o de control: escríbalo de nuevo"
+            )
+    return value
+
+
 Name = Annotated[
     str,
     StringConstraints(
         strip_whitespace=True, min_length=1, max_length=120, pattern=r"^[^\x00-\x1f\x7f]+$"
     ),
+    AfterValidator(_visible_name),
 ]
 
 #: kinds a nurse may type in (waist always; any device's kinds as a fallback)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from cart.devices import DeviceConfig, Role, dump_devices
+from cart.private import write_private
 from simulators.ble.config import BloodPressureConfig, GlucometerConfig, GlucoseRecord
 from simulators.ble.world import VirtualBleWorld, start_virtual_ble_world
 from simulators.modbus_device import start_modbus_height_rod
@@ -150,9 +151,8 @@ class SimulatedCart:
         return None if self.ble is None else self.ble.link
 
     def write_devices_file(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         header = "# Written by the simulated cart; ports change on every start.\n\n"
-        path.write_text(header + dump_devices(self.devices), encoding="utf-8")
+        write_private(path, header + dump_devices(self.devices))
 
     async def stop(self) -> None:
         while self._stops:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from cart.config import Settings
 from tests.helpers import running_app
 
+TOKEN = "t0ken-of-at-least-24-characters"
+
 
 def _settings(tmp_path, **kw):
     return Settings(
@@ -21,14 +23,14 @@ async def test_loopback_needs_no_token(tmp_path):
 
 
 async def test_remote_client_without_token_is_refused(tmp_path):
-    settings = _settings(tmp_path, api_token="t0ken")
+    settings = _settings(tmp_path, api_token=TOKEN)
     async with running_app(settings, client_host="192.0.2.10") as (_, client):
         resp = await client.get("/api/v1/health")
         assert resp.status_code == 401
         assert resp.headers["www-authenticate"] == "Bearer"
         bad = await client.get("/api/v1/health", headers={"Authorization": "Bearer nope"})
         assert bad.status_code == 401
-        ok = await client.get("/api/v1/health", headers={"Authorization": "Bearer t0ken"})
+        ok = await client.get("/api/v1/health", headers={"Authorization": f"Bearer {TOKEN}"})
         assert ok.status_code == 200
 
 

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cart.config import Settings
 
 NAME = "serve"
 HELP = "run the cart's local service and kiosk UI"
@@ -46,13 +51,22 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    os.umask(0o077)  # whatever the service or a library writes is private to the cart user
     app = create_app(settings)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        # a kiosk holding an events stream open must not keep the service from stopping
-        timeout_graceful_shutdown=5,
-    )
+    uvicorn.run(app, **uvicorn_options(settings))
     return 0
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level.lower(),
+        # a kiosk holding an events stream open must not keep the service from stopping
+        "timeout_graceful_shutdown": 5,
+        # pinned: uvicorn otherwise trusts X-Forwarded-For from FORWARDED_ALLOW_IPS in the
+        # environment, and "X-Forwarded-For: 127.0.0.1" would pass for the kiosk
+        "proxy_headers": False,
+        "forwarded_allow_ips": "127.0.0.1",
+        "server_header": False,
+    }

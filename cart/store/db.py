@@ -1,8 +1,9 @@
 """Engine creation and schema migration.
 
-SQLite (the default) runs in WAL mode with foreign keys on, and its file is created
-with mode 0600 because it holds patient data. Any other SQLAlchemy URL (PostgreSQL)
-works as given. The schema is always brought to Alembic's head at startup.
+SQLite (the default) runs in WAL mode with ``synchronous=FULL`` and foreign keys on,
+and its file is created with mode 0600 (its folder 0700) because it holds patient data.
+Any other SQLAlchemy URL (PostgreSQL) works as given. The schema is always brought to
+Alembic's head at startup.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import create_engine
 
+from cart.private import private_dir
+
 __all__ = ["create_db_engine", "migrate", "sqlite_path"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -30,17 +33,18 @@ def sqlite_path(url: str) -> Path | None:
     return Path(parsed.database)
 
 
-def create_db_engine(url: str, *, echo: bool = False) -> Engine:
+def create_db_engine(url: str, *, echo: bool = False, busy_timeout_s: float = 30.0) -> Engine:
     path = sqlite_path(url)
     connect_args: dict[str, Any] = {}
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         if not path.exists():
             # create it private before SQLite does with the umask's mode
             fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
             os.close(fd)
-        connect_args = {"check_same_thread": False, "timeout": 30}
-    engine = create_engine(url, echo=echo, connect_args=connect_args)
+        connect_args = {"check_same_thread": False, "timeout": busy_timeout_s}
+    # hide_parameters: an error's text never carries the bound values (CURP, names)
+    engine = create_engine(url, echo=echo, connect_args=connect_args, hide_parameters=True)
     if make_url(url).get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
@@ -49,7 +53,9 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; safe with WAL
+    # FULL: an acknowledged reading survives a power loss, not only a killed process
+    # (NORMAL loses the last commits on power loss); bench/sqlite_sync.py measures the cost
+    cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 

@@ -39,6 +39,7 @@ __all__ = [
     "ScreeningRows",
     "Store",
     "StoredReading",
+    "escape_like",
     "to_measurement",
 ]
 
@@ -96,6 +97,11 @@ class ScreeningRows:
     measurements: list[MeasurementRecord]
 
 
+def escape_like(text: str) -> str:
+    """``text`` matched literally by ``LIKE ... ESCAPE '\\'`` (``%`` and ``_`` are no wildcards)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def to_measurement(row: MeasurementRecord) -> Measurement:
     """The stored row as the shared Measurement shape."""
     return Measurement(
@@ -143,12 +149,12 @@ class Store:
             return s.exec(select(Patient).where(Patient.curp == curp)).first()
 
     def search_patients(self, text: str, limit: int = 20) -> list[Patient]:
-        pattern = f"%{text.strip().lower()}%"
+        pattern = f"%{escape_like(text.strip().lower())}%"
         full = func.lower(Patient.given_name + " " + Patient.family_name)
         with self.session() as s:
             rows = s.exec(
                 select(Patient)
-                .where(full.like(pattern))
+                .where(full.like(pattern, escape="\\"))
                 .order_by(col(Patient.family_name))
                 .limit(limit)
             )

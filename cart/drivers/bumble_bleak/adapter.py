@@ -32,11 +32,13 @@ from bumble import core, hci
 from bumble.controller import Controller
 from bumble.device import Advertisement, Connection, Device
 from bumble.host import Host
+from bumble.keys import JsonKeyStore
 from bumble.link import LocalLink
 from bumble.transport import open_transport
 from bumble.transport.common import AsyncPipeSink, Transport
 
 from cart.drivers.bumble_bleak.errors import BumbleTransportError
+from cart.drivers.bumble_bleak.keystore import PrivateJsonKeyStore
 
 if TYPE_CHECKING:
     from cart.drivers.bumble_bleak.client import BleakClientBumble
@@ -128,6 +130,9 @@ class BumbleAdapter:
             device.config.keystore = keystore
         adapter = cls(device, description=spec, transport=transport)
         await adapter._power_on()
+        if isinstance(device.keystore, JsonKeyStore):
+            # the namespace is the controller's address, known only once powered on
+            device.keystore = PrivateJsonKeyStore.from_device(device)
         return adapter
 
     @classmethod

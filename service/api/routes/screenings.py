@@ -387,12 +387,14 @@ def _sse(event: RunEvent) -> bytes:
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
         },
         404: {"description": "No such screening, or it was never measured"},
+        422: {"description": "Last-Event-ID is not a number"},
     },
 )
 async def events(
     screening_id: ScreeningId,
     state: StateDep,
-    last_event_id: Annotated[str | None, Header(max_length=20)] = None,
+    # ASCII digits only: "²" or "١٢" are digits to str.isdigit but not ids
+    last_event_id: Annotated[str | None, Header(max_length=18, pattern=r"^[0-9]*$")] = None,
 ) -> StreamingResponse:
     """The progress of the last measuring run as Server-Sent Events."""
     await asyncio.to_thread(_load, state, screening_id)
@@ -403,7 +405,7 @@ async def events(
             f"screening {screening_id} has no measuring run",
             "Todavía no se ha medido: presione Medir",
         )
-    after = int(last_event_id) if last_event_id and last_event_id.isdigit() else 0
+    after = int(last_event_id) if last_event_id else 0
 
     async def stream() -> AsyncIterator[bytes]:
         yield b"retry: 2000\n\n"
