@@ -101,3 +101,15 @@ def test_store_quick(tmp_path: Path) -> None:
     # a rerun uses the cached database
     again = run_bench("store", "--cache-dir", str(tmp_path))
     assert again["generation"]["cached"] is True
+
+
+@pytest.mark.timeout(120)
+def test_sqlite_sync_quick(tmp_path: Path) -> None:
+    data = run_bench("sqlite_sync", "--dir", str(tmp_path))
+    assert data["writes"] == 100
+    assert data["pragma_synchronous"] == {"full": 2, "normal": 1}
+    for mode in ("full", "normal"):
+        assert data[mode]["runs"] == 100
+        assert_positive(data[mode], "p50_ms", "p99_ms", "mean_ms", "max_ms")
+    assert isinstance(data["full_minus_normal_p50_ms"], float)
+    assert_positive(data, "full_over_normal_p50")
