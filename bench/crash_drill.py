@@ -56,6 +56,7 @@ from cart.sic import GatewayIdentity, build_bundle
 from cart.sic.model import ScreeningExport
 from cart.sic.sample import sample_curp
 from cart.store import Store, create_db_engine
+from service.demo import DEMO_CREDENTIALS
 
 BIN = Path(sys.executable).parent
 API: Final = "/api/v1"
@@ -202,7 +203,13 @@ class Nurse:
     device_errors: Counter[str] = field(default_factory=Counter)
 
     def client(self, base: str) -> httpx.Client:
-        return httpx.Client(base_url=base + API, timeout=60)
+        client = httpx.Client(base_url=base + API, timeout=60)
+        try:  # each life of the service is a new sign-in (sessions live in memory)
+            client.post("/session", json=DEMO_CREDENTIALS).raise_for_status()
+        except httpx.TransportError as exc:
+            client.close()
+            raise ServiceDown(str(exc)) from exc
+        return client
 
     def _call(self, client: httpx.Client, method: str, url: str, **kw: Any) -> httpx.Response:
         try:

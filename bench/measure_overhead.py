@@ -63,6 +63,7 @@ from cart.config import Settings
 from cart.curp import check_digit
 from cart.devices import DeviceConfig, Role
 from cart.protocols import and_weighing
+from service.demo import DEMO_CREDENTIALS
 from service.main import create_app
 from simulators.ble.config import BloodPressureConfig, GlucometerConfig, GlucoseRecord
 from simulators.ble.world import start_virtual_ble_world
@@ -431,6 +432,8 @@ async def running_cart(
             async with httpx.AsyncClient(
                 base_url=f"http://127.0.0.1:{port}", timeout=300
             ) as client:
+                signed = await client.post(f"{API}/session", json=DEMO_CREDENTIALS)
+                signed.raise_for_status()
                 answer = await client.post(f"{API}/patients", json=PATIENT)
                 answer.raise_for_status()
                 yield Harness(client, carts[0], answer.json()["id"])

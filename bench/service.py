@@ -46,6 +46,8 @@ from typing import Any
 import httpx
 
 from bench.measure_overhead import PATIENT, free_port, percentile
+from service.auth import SESSION_COOKIE
+from service.demo import DEMO_CREDENTIALS
 
 BIN = Path(sys.executable).parent
 API = "/api/v1"
@@ -123,11 +125,12 @@ class Served:
 
 
 async def _connection(
-    port: int, path: str, take: Any, latencies: list[float], errors: list[str]
+    port: int, path: str, take: Any, latencies: list[float], errors: list[str], cookie: str
 ) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     request = (
-        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: application/json\r\n\r\n"
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: application/json\r\n"
+        f"Cookie: {SESSION_COOKIE}={cookie}\r\n\r\n"
     ).encode()
     try:
         while take():
@@ -151,7 +154,9 @@ async def _connection(
         await writer.wait_closed()
 
 
-async def _load(port: int, path: str, requests: int, clients: int, max_s: float) -> dict[str, Any]:
+async def _load(
+    port: int, path: str, requests: int, clients: int, max_s: float, cookie: str
+) -> dict[str, Any]:
     issued = 0
     deadline = time.perf_counter() + max_s
 
@@ -166,7 +171,7 @@ async def _load(port: int, path: str, requests: int, clients: int, max_s: float)
     errors: list[str] = []
     began = time.perf_counter()
     await asyncio.gather(
-        *(_connection(port, path, take, latencies, errors) for _ in range(clients))
+        *(_connection(port, path, take, latencies, errors, cookie) for _ in range(clients))
     )
     elapsed = time.perf_counter() - began
     ms = [s * 1000 for s in latencies]
@@ -180,9 +185,11 @@ async def _load(port: int, path: str, requests: int, clients: int, max_s: float)
     }
 
 
-def _measured_screening(base: str) -> int:
-    """A screening measured with every (fast simulated) device, for GET /screenings/{id}."""
+def _measured_screening(base: str) -> tuple[int, str]:
+    """A screening measured with every (fast simulated) device, for GET /screenings/{id},
+    and the demo nurse's session cookie (patient data needs a signed-in user)."""
     with httpx.Client(base_url=base, timeout=60) as client:
+        client.post(f"{API}/session", json=DEMO_CREDENTIALS).raise_for_status()
         patient = client.post(f"{API}/patients", json=PATIENT)
         patient.raise_for_status()
         created = client.post(f"{API}/screenings", json={"patient_id": patient.json()["id"]})
@@ -196,11 +203,11 @@ def _measured_screening(base: str) -> int:
         shown = client.get(f"{API}/screenings/{sid}").json()
         if not shown["measurements"]:
             raise RuntimeError("the screening measured nothing")
-        return sid
+        return sid, str(client.cookies[SESSION_COOKIE])
 
 
 def _throughput(served: Served, args: argparse.Namespace) -> dict[str, Any]:
-    sid = _measured_screening(served.base)
+    sid, cookie = _measured_screening(served.base)
     paths = {
         "health": (f"{API}/health", f"{API}/health"),
         "devices": (f"{API}/devices", f"{API}/devices"),
@@ -209,9 +216,11 @@ def _throughput(served: Served, args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for name, (path, shown) in paths.items():
         warm = min(50, args.requests)
-        asyncio.run(_load(served.port, path, warm, args.clients, args.max_s))
+        asyncio.run(_load(served.port, path, warm, args.clients, args.max_s, cookie))
         cpu_before, wall_before = served.cpu_s(), time.process_time()
-        figures = asyncio.run(_load(served.port, path, args.requests, args.clients, args.max_s))
+        figures = asyncio.run(
+            _load(served.port, path, args.requests, args.clients, args.max_s, cookie)
+        )
         server_cpu = served.cpu_s() - cpu_before
         client_cpu = time.process_time() - wall_before
         results[name] = {

@@ -47,6 +47,7 @@ import httpx
 from bench.crash_drill import start_fhir_server, stop
 from cart.config import Settings
 from cart.sic.sample import sample_curp
+from service.demo import DEMO_CREDENTIALS
 from service.main import create_app
 
 API: Final = "/api/v1"
@@ -186,8 +187,10 @@ async def soak(folder: Path, screenings: int, warmup: int, sic_base: str | None)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
         async with httpx.AsyncClient(
-            transport=transport, base_url="http://cart", timeout=60
+            transport=transport, base_url="http://127.0.0.1", timeout=60
         ) as client:
+            signed = await client.post(f"{API}/session", json=DEMO_CREDENTIALS)
+            signed.raise_for_status()
             pool = app.state.cart.store.engine.pool
             pool_size = int(pool.size())
             started = sample(0, collect=True, pool=pool)

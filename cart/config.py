@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     allowed_hosts: list[str] = Field(default_factory=list)
     """Host names the service answers to besides 127.0.0.1, localhost and [::1] (and
     ``host``): any other ``Host`` header is refused, which defeats DNS rebinding."""
+    session_idle_s: float = Field(default=600.0, ge=10, le=86400)
+    """A kiosk session ends after this long without a request (the inactivity lock)."""
     db_busy_timeout_s: float = Field(default=30.0, gt=0, le=600)
     """How long an SQLite write waits for a lock before the API answers 503."""
     simulate: bool = False

@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
@@ -20,6 +21,8 @@ from cart.drivers.radio import driver_extras
 from cart.store import Store, create_db_engine, migrate
 from service.api.main import api_router
 from service.api.middleware import RequestGuard
+from service.auth import SESSION_COOKIE
+from service.demo import DEMO_PIN, DEMO_USERNAME, ensure_demo_nurse
 from service.device_manager import DeviceManager
 from service.errors import ACCESS_RESPONSES, install_error_handlers
 from service.security import BearerForRemoteClients, install_log_redaction
@@ -80,6 +83,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.cart = CartState(
             settings=settings, store=store, devices=manager, sic_worker=sic_worker
         )
+        if settings.simulate:
+            await asyncio.to_thread(ensure_demo_nurse, app.state.cart.accounts)
+            log.warning(
+                "simulated cart: sign in at http://%s:%d as user %r with PIN %s",
+                settings.host,
+                settings.port,
+                DEMO_USERNAME,
+                DEMO_PIN,
+            )
         try:
             yield
         finally:
@@ -105,5 +117,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # added last, so it runs first: a foreign Host or Origin never reaches the token check
     app.add_middleware(RequestGuard, allowed_hosts=[*settings.allowed_hosts, settings.host])
     app.include_router(api_router, prefix="/api/v1", responses=ACCESS_RESPONSES)
+
+    @app.get("/", include_in_schema=False)
+    async def kiosk(request: Request) -> Response:
+        """The kiosk for a signed-in user; the sign-in screen otherwise (or after the lock)."""
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if not cookie or app.state.cart.sessions.get(cookie) is None:
+            return RedirectResponse("/signin.html", status_code=303)
+        return FileResponse(STATIC / "index.html")
+
     app.mount("/", StaticFiles(directory=STATIC, html=True), name="kiosk")
     return app

@@ -125,6 +125,8 @@ class MeasurementPublic(BaseModel):
     user_id: int | None
     context: dict[str, str]
     manual_entry: bool
+    recorded_by: int | None = None
+    """The signed-in user who measured or typed it (``user_id`` is the device's user)."""
 
     @classmethod
     def from_row(cls, row: MeasurementRecord) -> MeasurementPublic:
@@ -149,6 +151,7 @@ class MeasurementPublic(BaseModel):
             user_id=m["user_id"],
             context=m["context"],
             manual_entry=row.manual_entry,
+            recorded_by=row.recorded_by,
         )
 
 
@@ -216,6 +219,9 @@ class ScreeningPublic(BaseModel):
     ruleset: str
     created_at: datetime
     completed_at: datetime | None
+    opened_by: int | None = None
+    """The user who opened the screening."""
+    completed_by: int | None = None
     measurements: list[MeasurementPublic]
     classification: dict[str, Any] | None
     """DESIGN section 6; stored at completion, computed from the latest readings before."""
@@ -247,6 +253,8 @@ class ScreeningPublic(BaseModel):
             ruleset=row.ruleset,
             created_at=row.created_at,
             completed_at=row.completed_at,
+            opened_by=row.opened_by,
+            completed_by=row.completed_by,
             measurements=[MeasurementPublic.from_row(m) for m in measurements],
             classification=classification,
             classification_error=classification_error,

@@ -1,7 +1,10 @@
-"""Loopback clients are trusted (the kiosk on the cart); anyone else needs the bearer token."""
+"""Network gate: loopback clients reach the service (the kiosk on the cart); anyone else
+needs the bearer token of the settings or a user's token. Patient data additionally
+needs a signed-in user or a user's token (:mod:`service.auth`)."""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
 import logging
@@ -10,6 +13,8 @@ import re
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from cart.users import TOKEN_PREFIX
 
 __all__ = ["BearerForRemoteClients", "RedactQueryStrings", "install_log_redaction"]
 
@@ -26,10 +31,12 @@ class BearerForRemoteClients:
         request = Request(scope)
         header = request.headers.get("authorization", "")
         scheme, _, presented = header.partition(" ")
-        ok = (
-            self.token is not None
-            and scheme.lower() == "bearer"
-            and hmac.compare_digest(presented.encode(), self.token.encode())
+        ok = scheme.lower() == "bearer" and (
+            (
+                self.token is not None
+                and hmac.compare_digest(presented.encode(), self.token.encode())
+            )
+            or await _user_token(scope, presented)
         )
         if not ok:
             response: Response = JSONResponse(
@@ -40,6 +47,14 @@ class BearerForRemoteClients:
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+
+async def _user_token(scope: Scope, presented: str) -> bool:
+    """A user's bearer token (``cart users token``) also lets a remote client in."""
+    if not presented.startswith(TOKEN_PREFIX):
+        return False
+    accounts = scope["app"].state.cart.accounts
+    return await asyncio.to_thread(accounts.principal_for_token, presented) is not None
 
 
 def _is_loopback(scope: Scope) -> bool:

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from cart.config import Settings
 from cart.sic import SicWorker
 from cart.store import Store
+from cart.store.accounts import Accounts
+from service.auth import SessionRegistry, SignInThrottle
 from service.device_manager import DeviceManager
 from service.runs import RunRegistry
 
@@ -22,3 +24,12 @@ class CartState:
     sic_worker: SicWorker | None = None
     #: measuring runs (background tasks) and their event logs
     runs: RunRegistry = field(default_factory=RunRegistry)
+    #: users and their tokens (the same database as ``store``)
+    accounts: Accounts = field(init=False)
+    #: signed-in kiosk sessions (in memory: a restart signs everyone out)
+    sessions: SessionRegistry = field(init=False)
+    throttle: SignInThrottle = field(default_factory=SignInThrottle)
+
+    def __post_init__(self) -> None:
+        self.accounts = Accounts(self.store.engine)
+        self.sessions = SessionRegistry(idle_s=self.settings.session_idle_s)

@@ -24,7 +24,7 @@ async def test_loopback_needs_no_token(tmp_path):
 
 async def test_remote_client_without_token_is_refused(tmp_path):
     settings = _settings(tmp_path, api_token=TOKEN)
-    async with running_app(settings, client_host="192.0.2.10") as (_, client):
+    async with running_app(settings, client_host="192.0.2.10", role=None) as (_, client):
         resp = await client.get("/api/v1/health")
         assert resp.status_code == 401
         assert resp.headers["www-authenticate"] == "Bearer"
@@ -35,7 +35,7 @@ async def test_remote_client_without_token_is_refused(tmp_path):
 
 
 async def test_remote_client_refused_when_no_token_configured(tmp_path):
-    async with running_app(_settings(tmp_path), client_host="192.0.2.10") as (_, client):
+    async with running_app(_settings(tmp_path), client_host="192.0.2.10", role=None) as (_, client):
         assert (await client.get("/api/v1/devices")).status_code == 401
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import JSON, Column, Field, SQLModel
 
 __all__ = [
+    "ApiToken",
     "MeasureRun",
     "MeasurementRecord",
     "OutboxEntry",
@@ -27,6 +28,7 @@ __all__ = [
     "ScreeningStatus",
     "SeenRecord",
     "UTCDateTime",
+    "User",
     "utcnow",
 ]
 
@@ -93,6 +95,9 @@ class Screening(SQLModel, table=True):
     """Also the start of the measuring window: stored device records older are not its own."""
     completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     active_run_id: str | None = Field(default=None, max_length=36)
+    opened_by: int | None = Field(default=None, foreign_key="cart_user.id")
+    """The user who opened the screening (None: before users existed)."""
+    completed_by: int | None = Field(default=None, foreign_key="cart_user.id")
     """The measuring run that may store readings now; None: no run may."""
 
 
@@ -130,6 +135,8 @@ class MeasurementRecord(SQLModel, table=True):
     device: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     manual_entry: bool = False
     raw: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
+    recorded_by: int | None = Field(default=None, foreign_key="cart_user.id")
+    """The signed-in user who measured or typed it (``user_id`` is the device's user)."""
 
 
 class RawFrameLog(SQLModel, table=True):
@@ -160,6 +167,7 @@ class MeasureRun(SQLModel, table=True):
     devices: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    started_by: int | None = Field(default=None, foreign_key="cart_user.id")
 
 
 class SeenRecord(SQLModel, table=True):
@@ -219,3 +227,34 @@ class OutboxEntry(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=500)
     outcome: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     """The server's OperationOutcome for a rejection, or a summary of the accepted response."""
+
+
+class User(SQLModel, table=True):
+    """A person who signs in at the cart (NOM-024: identified users, differentiated roles)."""
+
+    __tablename__ = "cart_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=32, unique=True, index=True)
+    display_name: str = Field(max_length=120)
+    role: str = Field(max_length=16)
+    """nurse, technician or administrator (:class:`cart.users.Role`)."""
+    pin_hash: str = Field(max_length=200)
+    """argon2id hash of the PIN; the PIN itself is never stored."""
+    licence: str | None = Field(default=None, max_length=20)
+    """Cédula profesional, when given (the FHIR Practitioner's identifier)."""
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token for a program acting as a user (it has that user's role)."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="cart_user.id", index=True)
+    token_sha256: str = Field(max_length=64, unique=True, index=True)
+    """SHA-256 of the token (a random 256-bit secret: no salt or slow hash needed)."""
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    revoked: bool = False

@@ -206,6 +206,7 @@ class Store:
         measured_at: datetime | None = None,
         clock_offset_s: float | None = None,
         memory: Sequence[MemoryEntry] = (),
+        recorded_by: int | None = None,
     ) -> StoredReading:
         """Store one reading (its measurements, raw frames and record memory) atomically.
 
@@ -219,6 +220,8 @@ class Store:
 
         ``measured_at`` is the instant the reading was taken (default: now, the receive
         time); the device's own timestamp stays in each measurement's ``device_time``.
+        ``recorded_by`` is the user who took it; with a ``run_id`` it defaults to the
+        user who started the run.
         """
         reading_id = str(uuid.uuid4())
         raw_list = list(raw)
@@ -247,7 +250,11 @@ class Store:
                 refused = self._remember(s, memory, screening_id, reading_id, now)
             if refused is None:
                 self._add_raw(s, raw_list, screening_id, reading_id, device_id, now, run_id)
+                if recorded_by is None and run_id is not None:
+                    run = s.get(MeasureRun, run_id)
+                    recorded_by = run.started_by if run is not None else None
                 for rec in records:
+                    rec.recorded_by = recorded_by
                     s.add(rec)
                 s.commit()
                 for rec in records:
@@ -424,7 +431,9 @@ class Store:
 
     # ------------------------------------------------------------------ measuring runs
 
-    def start_run(self, screening_id: int, devices: Sequence[str]) -> str:
+    def start_run(
+        self, screening_id: int, devices: Sequence[str], started_by: int | None = None
+    ) -> str:
         """Give the screening's devices to a new run; ScreeningConflict if it cannot have one."""
         run_id = str(uuid.uuid4())
         with self.session() as s:
@@ -447,7 +456,14 @@ class Store:
                 raise ScreeningConflict(
                     "measuring", f"screening {screening_id} is already measuring", MEASURING_ES
                 )
-            s.add(MeasureRun(id=run_id, screening_id=screening_id, devices=list(devices)))
+            s.add(
+                MeasureRun(
+                    id=run_id,
+                    screening_id=screening_id,
+                    devices=list(devices),
+                    started_by=started_by,
+                )
+            )
             s.commit()
         return run_id
 
@@ -556,6 +572,7 @@ class Store:
         classification: dict[str, Any] | Callable[[ScreeningRows], dict[str, Any]],
         *,
         cancel_run: bool = False,
+        completed_by: int | None = None,
     ) -> Screening | None:
         """Mark the screening completed and enqueue it for SIC, in one transaction.
 
@@ -602,6 +619,7 @@ class Store:
             row.status = ScreeningStatus.COMPLETED
             row.classification = classification
             row.completed_at = now
+            row.completed_by = completed_by
             s.add(row)
             entry = s.exec(
                 select(OutboxEntry).where(

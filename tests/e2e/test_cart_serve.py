@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.helpers import free_port
+from tests.helpers import free_port, sign_in
 from tests.service.support import PATIENT, parse_sse
 
 CART = Path(sys.executable).with_name("cart")
@@ -57,12 +57,21 @@ def test_serve_simulate_serves_page_and_measures(served):
     base, cwd = served
     with httpx.Client(base_url=base, timeout=30) as client:
         page = client.get("/")
-        assert page.status_code == 200
-        assert 'lang="es-MX"' in page.text
+        assert page.status_code == 303  # signed out: the sign-in screen
+        assert page.headers["location"] == "/signin.html"
+        signin = client.get("/signin.html")
+        assert signin.status_code == 200
+        assert 'lang="es-MX"' in signin.text
         health = client.get("/api/v1/health").json()
         assert health["status"] == "ok"
         assert health["database"] == "ok"
         assert "bascula" in health["devices"]
+        assert client.post("/api/v1/patients", json=PATIENT).status_code == 401
+        sign_in(client)  # the simulated cart's demo nurse
+        kiosk = client.get("/")
+        assert kiosk.status_code == 200
+        assert 'lang="es-MX"' in kiosk.text
+        assert 'id="step-patient"' in kiosk.text
         patient = client.post("/api/v1/patients", json=PATIENT)
         assert patient.status_code == 201
         created = client.post("/api/v1/screenings", json={"patient_id": patient.json()["id"]})
@@ -84,4 +93,5 @@ def test_serve_simulate_serves_page_and_measures(served):
         assert weights
         assert weights[0]["unit"] == "kg"
     assert (cwd / "var" / "cart.db").stat().st_mode & 0o777 == 0o600
+    assert (cwd / "var" / "devices.toml").stat().st_mode & 0o777 == 0o600
     assert "[[device]]" in (cwd / "var" / "devices.toml").read_text()

@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from cart.curp import check_digit
-from tests.helpers import free_port
+from tests.helpers import TEST_PIN, add_user_cli, free_port, sign_in, sign_in_page
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -162,6 +162,7 @@ def test_whole_nurse_flow_in_chromium(served: tuple[str, Path]) -> None:
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         # the cuff gauge lives only while the cuff inflates: record every one rendered
         page.add_init_script(GAUGE_RECORDER)
+        sign_in_page(page, base)  # the demo nurse, through the sign-in screen
         page.goto(base)
 
         # 1. find by CURP -> not registered -> register (birth date and sex prefilled)
@@ -260,7 +261,9 @@ def test_whole_nurse_flow_in_chromium(served: tuple[str, Path]) -> None:
         assert not errors, errors
         assert not outside, f"the kiosk fetched from outside the cart: {outside}"
 
-    screening = httpx.get(f"{base}/api/v1/screenings/1", timeout=10).json()
+    with httpx.Client(base_url=base, timeout=10) as client:
+        sign_in(client)
+        screening = client.get("/api/v1/screenings/1").json()
     assert screening["status"] == "completed"
     assert screening["classification"]["overall"]["obesity"] == "at_risk"
     manual_kinds = {m["kind"] for m in screening["measurements"] if m["manual_entry"]}
@@ -284,8 +287,9 @@ def test_unreachable_device_says_what_to_do_and_offers_retry(tmp_path: Path) -> 
         encoding="utf-8",
     )
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    add_user_cli(tmp_path, "rosa")  # a real cart: the administrator made the nurse's user
     with _serve(tmp_path, "--devices-file", str(devices)) as (base, _), _browser() as page:
-        page.goto(base)
+        sign_in_page(page, base, "rosa", TEST_PIN)
         curp = "GORA850101HJCNDN0" + check_digit("GORA850101HJCNDN0")
         page.get_by_label("CURP").fill(curp)
         page.get_by_label("CURP").press("Enter")

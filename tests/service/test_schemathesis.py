@@ -1,9 +1,9 @@
 """Property-based fuzzing of the OpenAPI schema (schemathesis): no input gives a 5xx.
 
 The schema is the app's own ``/openapi.json``; the requests go to a real ``cart serve``
-on 127.0.0.1 (a patient and a screening exist, so generated ids of 1 reach the real
-code paths). Bounded: at most 25 examples per operation. The long-running ``measure``
-and its event stream are left out: the SSE tests cover them.
+on 127.0.0.1 with a nurse's bearer token (a patient and a screening exist, so generated
+ids of 1 reach the real code paths). Bounded: at most 25 examples per operation. The
+long-running ``measure`` and its event stream are left out: the SSE tests cover them.
 """
 
 from __future__ import annotations
@@ -24,9 +24,11 @@ from hypothesis import HealthCheck, settings
 
 from cart.config import Settings
 from cart.store import Store, create_db_engine, migrate
+from cart.store.accounts import Accounts
 from cart.store.models import Patient, Screening
+from cart.users import Role
 from service.main import create_app
-from tests.helpers import free_port
+from tests.helpers import TEST_PIN, free_port
 from tests.service.support import CURP_ADULT
 
 CART = Path(sys.executable).with_name("cart")
@@ -35,10 +37,14 @@ _OPENAPI = create_app(Settings(devices_file=Path("none.toml"), _env_file=None)).
 schema = schemathesis.openapi.from_dict(_OPENAPI).exclude(path_regex=r"/(measure|events)$")
 
 
-def _seed(url: str) -> None:
+def _seed(url: str) -> str:
+    """A patient, a screening and a nurse; the nurse's bearer token."""
     engine = create_db_engine(url)
     migrate(engine)
     store = Store(engine)
+    accounts = Accounts(engine)
+    accounts.add_user("fuzz-nurse", "Fuzz", Role.NURSE, TEST_PIN)
+    token = accounts.issue_token("fuzz-nurse")
     patient = store.add_patient(
         Patient(
             curp=CURP_ADULT,
@@ -50,13 +56,15 @@ def _seed(url: str) -> None:
     )
     store.add_screening(Screening(patient_id=patient.id, glucose_context="casual"))
     engine.dispose()
+    return token
 
 
 @pytest.fixture(scope="module")
-def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """The base URL of a real `cart serve` and a nurse's bearer token for it."""
     cwd = tmp_path_factory.mktemp("fuzz")
     url = f"sqlite:///{cwd / 'cart.db'}"
-    _seed(url)
+    token = _seed(url)
     port = free_port()
     log = (cwd / "serve.log").open("wb")
     proc = subprocess.Popen(
@@ -78,7 +86,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"cart serve did not come up: {(cwd / 'serve.log').read_text()}")
             time.sleep(0.1)
-        yield base
+        yield base, token
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -95,8 +103,11 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
-def test_no_input_causes_a_server_error(case: schemathesis.Case, base_url: str) -> None:
-    response = case.call(base_url=base_url, timeout=10)
+def test_no_input_causes_a_server_error(case: schemathesis.Case, served: tuple[str, str]) -> None:
+    base_url, token = served  # signed in: the routes behind the role check are fuzzed too
+    response = case.call(
+        base_url=base_url, timeout=10, headers={"Authorization": f"Bearer {token}"}
+    )
     assert response.status_code < 500, (
         f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:500]}"
     )

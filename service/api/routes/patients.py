@@ -9,7 +9,7 @@ import asyncio
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from sqlalchemy.exc import IntegrityError
 
 from cart.curp import CurpError, normalise, validate_curp
@@ -17,10 +17,11 @@ from cart.errors import ValidationError
 from cart.store import Store
 from cart.store.models import Patient
 from service.api.deps import StoreDep
+from service.auth import patient_user
 from service.errors import problem
 from service.schemas import DB_INT_MAX, PatientCreate, PatientPublic
 
-router = APIRouter(prefix="/patients", tags=["patients"])
+router = APIRouter(prefix="/patients", tags=["patients"], dependencies=[Depends(patient_user)])
 
 EARLIEST_BIRTH = date(1900, 1, 1)
 

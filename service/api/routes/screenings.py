@@ -14,7 +14,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, status
+from fastapi import APIRouter, Depends, Header, HTTPException, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import StreamingResponse
 
@@ -28,6 +28,7 @@ from cart.screening import BpProtocol, ReadingEvent, bp_summary, measure_devices
 from cart.store.models import MeasurementRecord, Screening, ScreeningStatus
 from cart.store.repo import ScreeningRows
 from service.api.deps import ScreeningId, StateDep
+from service.auth import PatientUser, patient_user
 from service.classification import classify_screening
 from service.device_manager import DeviceStatus
 from service.errors import error_body, problem
@@ -45,7 +46,7 @@ from service.schemas import (
 )
 from service.state import CartState
 
-router = APIRouter(prefix="/screenings", tags=["screenings"])
+router = APIRouter(prefix="/screenings", tags=["screenings"], dependencies=[Depends(patient_user)])
 log = logging.getLogger(__name__)
 
 Responses = dict[int | str, dict[str, Any]]
@@ -129,7 +130,9 @@ def _public(state: CartState, row: Screening) -> ScreeningPublic:
     status_code=status.HTTP_201_CREATED,
     responses={422: {"description": "Unknown patient or invalid options"}},
 )
-async def create_screening(body: ScreeningCreate, state: StateDep) -> ScreeningPublic:
+async def create_screening(
+    body: ScreeningCreate, state: StateDep, user: PatientUser
+) -> ScreeningPublic:
     patient = await asyncio.to_thread(state.store.get_patient, body.patient_id)
     if patient is None:
         raise HTTPException(
@@ -148,6 +151,7 @@ async def create_screening(body: ScreeningCreate, state: StateDep) -> ScreeningP
         glucose_context=body.glucose_context,
         known_diagnoses=list(body.known_diagnoses),
         ruleset=state.settings.ruleset,
+        opened_by=user.user_id,
     )
     row = await asyncio.to_thread(state.store.add_screening, row)
     return await asyncio.to_thread(_public, state, row)
@@ -174,7 +178,10 @@ async def get_screening(screening_id: ScreeningId, state: StateDep) -> Screening
     },
 )
 async def measure(
-    screening_id: ScreeningId, state: StateDep, body: MeasureRequest | None = None
+    screening_id: ScreeningId,
+    state: StateDep,
+    user: PatientUser,
+    body: MeasureRequest | None = None,
 ) -> MeasureAccepted:
     """Start reading the selected devices (all when none are named); progress at ``/events``.
 
@@ -210,7 +217,7 @@ async def measure(
         )
     ids = [s.config.id for s in usable]
     try:
-        run_id = await asyncio.to_thread(state.store.start_run, screening_id, ids)
+        run_id = await asyncio.to_thread(state.store.start_run, screening_id, ids, user.user_id)
     except ScreeningConflict as exc:
         raise _conflict(exc) from None
     state.runs.start(screening_id, ids, lambda run: _run(state, run, usable), run_id=run_id)
@@ -422,7 +429,9 @@ async def events(
 # --------------------------------------------------------------------------- by hand
 
 
-def _manual(state: CartState, screening_id: int, body: ManualEntry) -> MeasurementRecord:
+def _manual(
+    state: CartState, screening_id: int, body: ManualEntry, user_id: int
+) -> MeasurementRecord:
     row = _load(state, screening_id)
     if row.status == ScreeningStatus.COMPLETED:
         raise _completed(screening_id)
@@ -443,7 +452,12 @@ def _manual(state: CartState, screening_id: int, body: ManualEntry) -> Measureme
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [problem(exc2)]) from None
     try:
         stored = state.store.record_reading(
-            screening_id, [measurement], device_id=None, protocol="manual", manual_entry=True
+            screening_id,
+            [measurement],
+            device_id=None,
+            protocol="manual",
+            manual_entry=True,
+            recorded_by=user_id,
         )
     except NotAttributed as exc:  # completed meanwhile
         raise _http(status.HTTP_409_CONFLICT, exc.message, exc.nurse_message) from None
@@ -461,17 +475,19 @@ def _manual(state: CartState, screening_id: int, body: ManualEntry) -> Measureme
     },
 )
 async def add_measurement(
-    screening_id: ScreeningId, body: ManualEntry, state: StateDep
+    screening_id: ScreeningId, body: ManualEntry, state: StateDep, user: PatientUser
 ) -> MeasurementPublic:
     """Enter a value by hand (waist always; any device as a fallback): flagged manual_entry."""
-    record = await asyncio.to_thread(_manual, state, screening_id, body)
+    record = await asyncio.to_thread(_manual, state, screening_id, body, user.user_id)
     return MeasurementPublic.from_row(record)
 
 
 # --------------------------------------------------------------------------- complete
 
 
-def _complete(state: CartState, screening_id: int, cancel_run: bool) -> ScreeningPublic:
+def _complete(
+    state: CartState, screening_id: int, cancel_run: bool, user_id: int
+) -> ScreeningPublic:
     store = state.store
     row = _load(state, screening_id)
     if row.status == ScreeningStatus.COMPLETED:
@@ -488,7 +504,9 @@ def _complete(state: CartState, screening_id: int, cancel_run: bool) -> Screenin
         return classify_screening(rows.screening, rows.patient, rows.measurements, state.settings)
 
     try:
-        done = store.complete(screening_id, classification, cancel_run=cancel_run)
+        done = store.complete(
+            screening_id, classification, cancel_run=cancel_run, completed_by=user_id
+        )
     except ScreeningConflict as exc:
         raise _conflict(exc) from None
     except ValidationError as exc:
@@ -510,7 +528,7 @@ def _complete(state: CartState, screening_id: int, cancel_run: bool) -> Screenin
     },
 )
 async def complete(
-    screening_id: ScreeningId, state: StateDep, cancel_run: bool = False
+    screening_id: ScreeningId, state: StateDep, user: PatientUser, cancel_run: bool = False
 ) -> ScreeningPublic:
     """Store the classification and queue the screening for SIC.
 
@@ -519,7 +537,7 @@ async def complete(
     """
     if state.runs.running(screening_id) and not cancel_run:
         raise _measuring(screening_id)
-    done = await asyncio.to_thread(_complete, state, screening_id, cancel_run)
+    done = await asyncio.to_thread(_complete, state, screening_id, cancel_run, user.user_id)
     if cancel_run:
         await state.runs.cancel(screening_id)
     if state.sic_worker is not None:

@@ -1,0 +1,161 @@
+"""Who is asking: kiosk sessions (cookie) and bearer tokens with a role, and role checks.
+
+The kiosk signs in with a user name and PIN (``POST /api/v1/session``) and gets an
+HttpOnly, SameSite=Strict cookie naming an in-memory session that ends after
+``CART_SESSION_IDLE_S`` without a request (the inactivity lock) or at a restart.
+Programs send ``Authorization: Bearer mct_...`` (``cart users token NAME``), which
+acts with that user's role. Loopback alone no longer reads patients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Final
+
+from fastapi import Depends, HTTPException, Request, status
+
+from cart.store.accounts import Accounts, Principal
+from cart.users import PATIENT_ROLES, TOKEN_PREFIX, Role
+
+__all__ = [
+    "SESSION_COOKIE",
+    "PatientUser",
+    "SessionRegistry",
+    "SignInThrottle",
+    "current_principal",
+    "patient_user",
+    "require",
+]
+
+SESSION_COOKIE: Final = "cart_session"
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass
+class _Session:
+    principal: Principal
+    last_seen: float
+
+
+@dataclass
+class SessionRegistry:
+    """Open kiosk sessions by the SHA-256 of their cookie (the cookie is never kept)."""
+
+    idle_s: float
+    clock: Callable[[], float] = time.monotonic
+    _open: dict[str, _Session] = field(default_factory=dict)
+
+    def open(self, principal: Principal) -> str:
+        token = secrets.token_urlsafe(32)
+        self._open[_digest(token)] = _Session(principal, self.clock())
+        return token
+
+    def get(self, token: str) -> Principal | None:
+        """The session's user, touching it; None when unknown or idle too long."""
+        key = _digest(token)
+        session = self._open.get(key)
+        if session is None:
+            return None
+        now = self.clock()
+        if now - session.last_seen > self.idle_s:
+            del self._open[key]
+            return None
+        session.last_seen = now
+        return session.principal
+
+    def close(self, token: str) -> None:
+        self._open.pop(_digest(token), None)
+
+
+@dataclass
+class SignInThrottle:
+    """After ``attempts`` wrong PINs for a user name, refuse it for ``lock_s`` seconds."""
+
+    attempts: int = 5
+    lock_s: float = 300.0
+    clock: Callable[[], float] = time.monotonic
+    _failures: dict[str, list[float]] = field(default_factory=dict)
+
+    def locked_for(self, username: str) -> float:
+        """Seconds left on a lock (0: may try)."""
+        recent = [t for t in self._failures.get(username, []) if self.clock() - t < self.lock_s]
+        self._failures[username] = recent
+        if len(recent) < self.attempts:
+            return 0.0
+        return self.lock_s - (self.clock() - recent[-self.attempts])
+
+    def failed(self, username: str) -> None:
+        self._failures.setdefault(username, []).append(self.clock())
+
+    def succeeded(self, username: str) -> None:
+        self._failures.pop(username, None)
+
+
+def sign_in_required() -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED,
+        {
+            "type": "SignInRequired",
+            "message": "sign in (POST /api/v1/session) or give a bearer token with a role",
+            "nurse_message": "Inicie sesión para continuar",
+        },
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def bearer(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+async def current_principal(request: Request) -> Principal:
+    """The signed-in user (cookie) or the user behind a bearer token; 401 otherwise."""
+    state = request.app.state.cart
+    accounts: Accounts = state.accounts
+    principal: Principal | None = None
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        principal = state.sessions.get(cookie)
+    if principal is None:
+        token = bearer(request)
+        if token is not None and token.startswith(TOKEN_PREFIX):
+            principal = await asyncio.to_thread(accounts.principal_for_token, token)
+    elif not await asyncio.to_thread(accounts.is_active, principal.user_id):
+        principal = None  # disabled by `cart users disable` since signing in
+    if principal is None:
+        raise sign_in_required()
+    request.state.principal = principal
+    return principal
+
+
+def require(*roles: Role) -> Callable[..., Awaitable[Principal]]:
+    allowed = frozenset(roles)
+
+    async def dependency(
+        principal: Annotated[Principal, Depends(current_principal)],
+    ) -> Principal:
+        if principal.role not in allowed:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                {
+                    "type": "Forbidden",
+                    "message": f"the {principal.role} role may not do this",
+                    "nurse_message": "Su usuario no tiene permiso para esto",
+                },
+            )
+        return principal
+
+    return dependency
+
+
+patient_user = require(*PATIENT_ROLES)
+PatientUser = Annotated[Principal, Depends(patient_user)]
+"""A user who may see and change patients and screenings."""
