@@ -203,13 +203,12 @@ class Nurse:
     device_errors: Counter[str] = field(default_factory=Counter)
 
     def client(self, base: str) -> httpx.Client:
-        client = httpx.Client(base_url=base + API, timeout=60)
         try:  # each life of the service is a new sign-in (sessions live in memory)
-            client.post("/session", json=DEMO_CREDENTIALS).raise_for_status()
+            signed = httpx.post(f"{base}{API}/session", json=DEMO_CREDENTIALS, timeout=60)
         except httpx.TransportError as exc:
-            client.close()
             raise ServiceDown(str(exc)) from exc
-        return client
+        signed.raise_for_status()
+        return httpx.Client(base_url=base + API, timeout=60, cookies=signed.cookies)
 
     def _call(self, client: httpx.Client, method: str, url: str, **kw: Any) -> httpx.Response:
         try:

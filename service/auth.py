@@ -21,9 +21,11 @@ from fastapi import Depends, HTTPException, Request, status
 
 from cart.store.accounts import Accounts, Principal
 from cart.users import PATIENT_ROLES, TOKEN_PREFIX, Role
+from service.auditing import record
 
 __all__ = [
     "SESSION_COOKIE",
+    "AdminUser",
     "PatientUser",
     "SessionRegistry",
     "SignInThrottle",
@@ -131,18 +133,33 @@ async def current_principal(request: Request) -> Principal:
     elif not await asyncio.to_thread(accounts.is_active, principal.user_id):
         principal = None  # disabled by `cart users disable` since signing in
     if principal is None:
+        await record(state.audit, "access_denied", outcome="denied", detail=_where(request, 401))
         raise sign_in_required()
     request.state.principal = principal
     return principal
+
+
+def _where(request: Request, status_code: int) -> dict[str, object]:
+    """The route template under /api/v1 (``/patients/{patient_id}``): never a query or a value."""
+    route = request.scope.get("route")
+    path = getattr(route, "path", None) or "unknown"
+    return {"method": request.method, "route": path, "status": status_code}
 
 
 def require(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     allowed = frozenset(roles)
 
     async def dependency(
-        principal: Annotated[Principal, Depends(current_principal)],
+        request: Request, principal: Annotated[Principal, Depends(current_principal)]
     ) -> Principal:
         if principal.role not in allowed:
+            await record(
+                request.app.state.cart.audit,
+                "access_denied",
+                principal,
+                outcome="denied",
+                detail=_where(request, 403),
+            )
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,
                 {
@@ -159,3 +176,5 @@ def require(*roles: Role) -> Callable[..., Awaitable[Principal]]:
 patient_user = require(*PATIENT_ROLES)
 PatientUser = Annotated[Principal, Depends(patient_user)]
 """A user who may see and change patients and screenings."""
+AdminUser = Annotated[Principal, Depends(require(Role.ADMINISTRATOR))]
+"""An administrator (users, the audit trail)."""

@@ -8,6 +8,7 @@ from cart.config import Settings
 from cart.sic import SicWorker
 from cart.store import Store
 from cart.store.accounts import Accounts
+from cart.store.audit import AuditLog
 from service.auth import SessionRegistry, SignInThrottle
 from service.device_manager import DeviceManager
 from service.runs import RunRegistry
@@ -29,7 +30,10 @@ class CartState:
     #: signed-in kiosk sessions (in memory: a restart signs everyone out)
     sessions: SessionRegistry = field(init=False)
     throttle: SignInThrottle = field(default_factory=SignInThrottle)
+    #: the append-only, hash-chained bitácora
+    audit: AuditLog = field(init=False)
 
     def __post_init__(self) -> None:
         self.accounts = Accounts(self.store.engine)
+        self.audit = AuditLog(self.store.engine)
         self.sessions = SessionRegistry(idle_s=self.settings.session_idle_s)

@@ -52,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from cart.errors import ValidationError
     from cart.store import create_db_engine, migrate
     from cart.store.accounts import Accounts
+    from cart.store.audit import AuditLog
     from cart.users import Role
 
     overrides = {"database_url": args.database_url} if args.database_url else {}
@@ -64,10 +65,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         migrate(engine)
         accounts = Accounts(engine)
+        audit = AuditLog(engine)  # changes to who may sign in are audited too
         if args.action == "add":
             pin = _read_pin(args.pin_stdin)
             user = accounts.add_user(
                 args.username, args.name, Role(args.role), pin, licence=args.licence
+            )
+            audit.append(
+                "user_add", object_type="user", object_id=user.id, detail={"role": user.role}
             )
             print(f"added {user.username} ({user.role})")
         elif args.action == "list":
@@ -91,9 +96,17 @@ def run(args: argparse.Namespace) -> int:
             if not accounts.set_active(args.username, args.action == "enable"):
                 print(f"cart users: no user {args.username!r}", file=sys.stderr)
                 return 1
+            changed = accounts.by_name(args.username)
+            audit.append(
+                f"user_{args.action}",
+                object_type="user",
+                object_id=changed.id if changed is not None else None,
+            )
             print(f"{args.action}d {args.username}")
         else:
             print(accounts.issue_token(args.username))
+            owner = accounts.by_name(args.username)
+            audit.append("token_issue", object_type="user", object_id=owner.id if owner else None)
         return 0
     except (ValidationError, ValueError) as exc:
         print(f"cart users: {exc}", file=sys.stderr)

@@ -17,6 +17,7 @@ from sqlmodel import JSON, Column, Field, SQLModel
 
 __all__ = [
     "ApiToken",
+    "AuditEvent",
     "MeasureRun",
     "MeasurementRecord",
     "OutboxEntry",
@@ -258,3 +259,26 @@ class ApiToken(SQLModel, table=True):
     """SHA-256 of the token (a random 256-bit secret: no salt or slow hash needed)."""
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     revoked: bool = False
+
+
+class AuditEvent(SQLModel, table=True):
+    """One row of the bitácora: who did what to which object, when (never a PHI value).
+
+    Append-only (database triggers refuse UPDATE and DELETE) and hash-chained: ``hash``
+    is the SHA-256 of the row's fields and ``prev_hash``, the previous row's ``hash``
+    (:mod:`cart.store.audit`). ``prev_hash`` is unique, so the chain cannot fork.
+    """
+
+    __tablename__ = "audit_event"
+
+    id: int = Field(primary_key=True)
+    at: datetime = Field(sa_type=UTCDateTime)
+    user_id: int | None = None
+    username: str | None = Field(default=None, max_length=32)
+    action: str = Field(max_length=32, index=True)
+    object_type: str | None = Field(default=None, max_length=32)
+    object_id: str | None = Field(default=None, max_length=64)
+    outcome: str = Field(default="ok", max_length=16)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    prev_hash: str = Field(max_length=64, unique=True)
+    hash: str = Field(max_length=64)

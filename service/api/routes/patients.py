@@ -16,8 +16,9 @@ from cart.curp import CurpError, normalise, validate_curp
 from cart.errors import ValidationError
 from cart.store import Store
 from cart.store.models import Patient
-from service.api.deps import StoreDep
-from service.auth import patient_user
+from service.api.deps import StateDep, StoreDep
+from service.auditing import record
+from service.auth import PatientUser, patient_user
 from service.errors import problem
 from service.schemas import DB_INT_MAX, PatientCreate, PatientPublic
 
@@ -89,25 +90,38 @@ def _register(store: Store, body: PatientCreate) -> Patient:
     status_code=status.HTTP_201_CREATED,
     responses={409: _CONFLICT, 422: {"description": "Names the field and the reason"}},
 )
-async def create_patient(body: PatientCreate, store: StoreDep) -> PatientPublic:
+async def create_patient(
+    body: PatientCreate, store: StoreDep, state: StateDep, user: PatientUser
+) -> PatientPublic:
     """Register a patient. The CURP's format, check digit, birth date and sex are checked."""
     row = await asyncio.to_thread(_register, store, body)
+    await record(state.audit, "patient_create", user, object_type="patient", object_id=row.id)
     return PatientPublic.from_row(row)
 
 
 @router.get("", response_model=list[PatientPublic], responses={422: {"description": "No query"}})
 async def find_patients(
     store: StoreDep,
+    state: StateDep,
+    user: PatientUser,
     curp: Annotated[str | None, Query(min_length=1, max_length=40)] = None,
     q: Annotated[str | None, Query(min_length=2, max_length=100, description="name")] = None,
 ) -> list[PatientPublic]:
     """Find by exact CURP (``?curp=``) or by part of the name (``?q=``)."""
     if curp is not None:
         row = await asyncio.to_thread(store.find_patient_by_curp, normalise(curp))
-        return [PatientPublic.from_row(row)] if row is not None else []
-    if q is not None and q.strip():
-        rows = await asyncio.to_thread(store.search_patients, q)
-        return [PatientPublic.from_row(r) for r in rows]
+        found = [row] if row is not None else []
+        by = "curp"
+    elif q is not None and q.strip():
+        found = await asyncio.to_thread(store.search_patients, q)
+        by = "name"
+    else:
+        found, by = [], ""
+    if by:
+        # what was searched for is not kept (it is a CURP or a name), only how and how many
+        seen = {"by": by, "results": len(found), "ids": [r.id for r in found]}
+        await record(state.audit, "patient_search", user, detail=seen)
+        return [PatientPublic.from_row(r) for r in found]
     detail: list[dict[str, Any]] = [
         {
             "loc": ["query", "curp"],
@@ -121,9 +135,21 @@ async def find_patients(
 
 @router.get("/{patient_id}", response_model=PatientPublic, responses={404: {}})
 async def get_patient(
-    patient_id: Annotated[int, Path(ge=1, le=DB_INT_MAX)], store: StoreDep
+    patient_id: Annotated[int, Path(ge=1, le=DB_INT_MAX)],
+    store: StoreDep,
+    state: StateDep,
+    user: PatientUser,
 ) -> PatientPublic:
     row = await asyncio.to_thread(store.get_patient, patient_id)
+    outcome = "ok" if row is not None else "not_found"
+    await record(
+        state.audit,
+        "patient_view",
+        user,
+        object_type="patient",
+        object_id=patient_id,
+        outcome=outcome,
+    )
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"patient {patient_id} not found")
     return PatientPublic.from_row(row)

@@ -28,6 +28,7 @@ from cart.screening import BpProtocol, ReadingEvent, bp_summary, measure_devices
 from cart.store.models import MeasurementRecord, Screening, ScreeningStatus
 from cart.store.repo import ScreeningRows
 from service.api.deps import ScreeningId, StateDep
+from service.auditing import record
 from service.auth import PatientUser, patient_user
 from service.classification import classify_screening
 from service.device_manager import DeviceStatus
@@ -154,13 +155,31 @@ async def create_screening(
         opened_by=user.user_id,
     )
     row = await asyncio.to_thread(state.store.add_screening, row)
+    await record(
+        state.audit,
+        "screening_create",
+        user,
+        object_type="screening",
+        object_id=row.id,
+        detail={"patient_id": body.patient_id},
+    )
     return await asyncio.to_thread(_public, state, row)
 
 
 @router.get("/{screening_id}", response_model=ScreeningPublic, responses=_404)
-async def get_screening(screening_id: ScreeningId, state: StateDep) -> ScreeningPublic:
+async def get_screening(
+    screening_id: ScreeningId, state: StateDep, user: PatientUser
+) -> ScreeningPublic:
     """Patient, status, measurements and the classification of the latest readings."""
     row = await asyncio.to_thread(_load, state, screening_id)
+    await record(
+        state.audit,
+        "screening_view",
+        user,
+        object_type="screening",
+        object_id=screening_id,
+        detail={"patient_id": row.patient_id},
+    )
     return await asyncio.to_thread(_public, state, row)
 
 
@@ -221,6 +240,14 @@ async def measure(
     except ScreeningConflict as exc:
         raise _conflict(exc) from None
     state.runs.start(screening_id, ids, lambda run: _run(state, run, usable), run_id=run_id)
+    await record(
+        state.audit,
+        "measure_start",
+        user,
+        object_type="screening",
+        object_id=screening_id,
+        detail={"devices": ids, "run_id": run_id},
+    )
     return MeasureAccepted(
         screening_id=screening_id,
         devices=ids,
@@ -234,7 +261,9 @@ async def measure(
     response_model=MeasureCancelled,
     responses=_404,
 )
-async def cancel_measure(screening_id: ScreeningId, state: StateDep) -> MeasureCancelled:
+async def cancel_measure(
+    screening_id: ScreeningId, state: StateDep, user: PatientUser
+) -> MeasureCancelled:
     """Stop the screening's measuring run (e.g. the nurse changes patient).
 
     The run no longer owns the screening from this moment: a reading that arrives
@@ -243,6 +272,9 @@ async def cancel_measure(screening_id: ScreeningId, state: StateDep) -> MeasureC
     await asyncio.to_thread(_load, state, screening_id)
     cancelled = await asyncio.to_thread(state.store.cancel_run, screening_id)
     stopped = await state.runs.cancel(screening_id)
+    await record(
+        state.audit, "measure_cancel", user, object_type="screening", object_id=screening_id
+    )
     return MeasureCancelled(
         screening_id=screening_id, cancelled=cancelled is not None or stopped, run_id=cancelled
     )
@@ -478,8 +510,16 @@ async def add_measurement(
     screening_id: ScreeningId, body: ManualEntry, state: StateDep, user: PatientUser
 ) -> MeasurementPublic:
     """Enter a value by hand (waist always; any device as a fallback): flagged manual_entry."""
-    record = await asyncio.to_thread(_manual, state, screening_id, body, user.user_id)
-    return MeasurementPublic.from_row(record)
+    stored = await asyncio.to_thread(_manual, state, screening_id, body, user.user_id)
+    await record(
+        state.audit,
+        "measurement_manual",
+        user,
+        object_type="screening",
+        object_id=screening_id,
+        detail={"kind": body.kind, "measurement_id": stored.id},
+    )
+    return MeasurementPublic.from_row(stored)
 
 
 # --------------------------------------------------------------------------- complete
@@ -538,6 +578,9 @@ async def complete(
     if state.runs.running(screening_id) and not cancel_run:
         raise _measuring(screening_id)
     done = await asyncio.to_thread(_complete, state, screening_id, cancel_run, user.user_id)
+    await record(
+        state.audit, "screening_complete", user, object_type="screening", object_id=screening_id
+    )
     if cancel_run:
         await state.runs.cancel(screening_id)
     if state.sic_worker is not None:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cart.store.accounts import Principal
 from service.api.deps import StateDep
+from service.auditing import record
 from service.auth import SESSION_COOKIE, current_principal
 
 router = APIRouter(prefix="/session", tags=["session"])
@@ -65,7 +66,11 @@ async def sign_in(body: SignIn, state: StateDep, response: Response) -> SessionP
     """Check the PIN and open a session (cookie ``cart_session``: HttpOnly, SameSite=Strict)."""
     username = body.username.strip().lower()
     wait = state.throttle.locked_for(username)
+    known = await asyncio.to_thread(state.accounts.by_name, username)
+    # a user name that is no user may be a PIN typed in the wrong field: not kept
+    who = username if known is not None else None
     if wait > 0:
+        await record(state.audit, "sign_in", username=who, outcome="locked")
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
             {
@@ -79,9 +84,11 @@ async def sign_in(body: SignIn, state: StateDep, response: Response) -> SessionP
     if principal is None:
         state.throttle.failed(username)
         log.info("sign-in refused")  # no user name: it may be a mistyped PIN
+        await record(state.audit, "sign_in", username=who, outcome="failed")
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, _WRONG)
     state.throttle.succeeded(username)
     token = state.sessions.open(principal)
+    await record(state.audit, "sign_in", principal)
     response.set_cookie(
         SESSION_COOKIE, token, httponly=True, samesite="strict", path="/", secure=False
     )
@@ -101,7 +108,10 @@ async def sign_out(request: Request, state: StateDep) -> Response:
     """Close the session (switch nurse); an open screening stays open for the next one."""
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
+        principal = state.sessions.get(cookie)
         state.sessions.close(cookie)
+        if principal is not None:
+            await record(state.audit, "sign_out", principal)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     return response
