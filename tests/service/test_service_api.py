@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.helpers import running_app
+from tests.helpers import TEST_PIN, running_app
 from tests.service.support import API, simulated, with_devices
 
 
@@ -54,6 +54,11 @@ async def test_health_devices_sync_docs_and_kiosk(tmp_path: Path):
         for name in ("PatientCreate", "ScreeningCreate", "ManualEntry", "MeasureRequest"):
             assert schema["components"]["schemas"][name]["additionalProperties"] is False
 
+        signed_out = await client.get("/")  # a bearer token is no kiosk session
+        assert signed_out.status_code == 303
+        assert signed_out.headers["location"] == "/signin.html"
+        body = {"username": "test-nurse", "pin": TEST_PIN}
+        assert (await client.post(f"{API}/session", json=body)).status_code == 200
         page = await client.get("/")
         assert page.status_code == 200
         assert '<html lang="es-MX">' in page.text
