@@ -1,8 +1,9 @@
 """Engine creation and schema migration.
 
 SQLite (the default) runs in WAL mode with foreign keys on, and its file is created
-with mode 0600 because it holds patient data. Any other SQLAlchemy URL (PostgreSQL)
-works as given. The schema is always brought to Alembic's head at startup.
+with mode 0600 because it holds patient data. Any other SQLAlchemy URL works as given;
+PostgreSQL goes through psycopg 3 (``pip install mido-cart[postgresql]``). The schema is
+always brought to Alembic's head at startup.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import create_engine
 
-__all__ = ["create_db_engine", "migrate", "sqlite_path"]
+__all__ = ["create_db_engine", "database_url", "migrate", "sqlite_path"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -30,7 +31,17 @@ def sqlite_path(url: str) -> Path | None:
     return Path(parsed.database)
 
 
+def database_url(url: str) -> str:
+    """``postgresql://`` without a driver means psycopg 3 (the ``postgresql`` extra), not
+    SQLAlchemy's default psycopg2, which the cart does not install."""
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    return url
+
+
 def create_db_engine(url: str, *, echo: bool = False) -> Engine:
+    url = database_url(url)
     path = sqlite_path(url)
     connect_args: dict[str, Any] = {}
     if path is not None:
