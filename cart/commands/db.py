@@ -23,14 +23,19 @@ HELP = "database migrations: upgrade, downgrade, current, check"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--database-url", help="SQLAlchemy URL (CART_DATABASE_URL)")
+    url_help = "SQLAlchemy URL (CART_DATABASE_URL)"
+    parser.add_argument("--database-url", help=url_help)
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     up = sub.add_parser("upgrade", help="migrate up to REVISION (default: head)")
     up.add_argument("revision", nargs="?", default="head", help="a revision id or head")
     down = sub.add_parser("downgrade", help="migrate down to REVISION (-1, an id, or base)")
     down.add_argument("revision", help="a revision id, -N steps, or base")
-    sub.add_parser("current", help="print the applied revision")
-    sub.add_parser("check", help="exit 1 if the schema differs from the models")
+    current = sub.add_parser("current", help="print the applied revision")
+    check = sub.add_parser("check", help="exit 1 if the schema differs from the models")
+    for action in (up, down, current, check):
+        # also after the action (`cart db current --database-url ...`); SUPPRESS: an
+        # action without it keeps the one given before it
+        action.add_argument("--database-url", default=argparse.SUPPRESS, help=url_help)
 
 
 def run(args: argparse.Namespace) -> int:
