@@ -21,6 +21,7 @@ from cart.store import Store, create_db_engine, migrate
 from service.api.main import api_router
 from service.device_manager import DeviceManager
 from service.errors import install_error_handlers
+from service.openapi import install_openapi
 from service.security import BearerForRemoteClients, install_log_redaction
 from service.sic_worker import start_sic_worker, stop_sic_worker
 from service.state import CartState
@@ -102,5 +103,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     token = settings.api_token.get_secret_value() if settings.api_token else None
     app.add_middleware(BearerForRemoteClients, token=token)
     app.include_router(api_router, prefix="/api/v1")
+    install_openapi(app)  # error bodies and the bearer token, declared
     app.mount("/", StaticFiles(directory=STATIC, html=True), name="kiosk")
     return app
