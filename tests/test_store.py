@@ -124,3 +124,26 @@ def test_an_aware_instant_round_trips_identically(store: Store, local: datetime)
     # SQLite hands back its text, PostgreSQL a datetime: the same value either way
     as_stored = [v if isinstance(v, datetime) else datetime.fromisoformat(v) for v in stored]
     assert as_stored == [utc, device_clock]
+
+
+def test_a_bare_postgresql_url_means_psycopg(database_url: str):
+    """CART_DATABASE_URL=postgresql://... works without naming the driver."""
+    from sqlalchemy.engine import make_url
+
+    from cart.store.db import database_url as normalized
+
+    assert normalized("postgresql://u:p%40ss@db.local:5433/cart") == (
+        "postgresql+psycopg://u:p%40ss@db.local:5433/cart"
+    )
+    assert normalized("sqlite:///var/cart.db") == "sqlite:///var/cart.db"
+    url = make_url(database_url)
+    if url.get_backend_name() != "postgresql":
+        return
+    bare = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    engine = create_db_engine(bare)
+    try:
+        assert engine.dialect.driver == "psycopg"
+        migrate(engine)
+        assert "outbox" in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
