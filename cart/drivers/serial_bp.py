@@ -219,12 +219,12 @@ class UA767Driver(_SerialBPDriver):
                     if isinstance(frame, NeedData):
                         break
                     await link.write(and_ua767.ACK)
+                    if not frame.record.get("valid", True) or not _has_pressure(frame):
+                        raise self._invalid_reading()
                     self.last_raw.append(RawFrame(frame.protocol, frame.raw))
                     refusal = screen_record(frame.measurements, self.info.user_id, check, None)
                     if refusal is not None:
                         continue  # acknowledged, so it is not sent again; wait for a fresh one
-                    if not frame.record.get("valid", True) or not _has_pressure(frame):
-                        raise self._invalid_reading()
                     await emit(progress, Progress(ProgressStage.DONE, self.device_id, "reading"))
                     return list(frame.measurements)
 

@@ -361,6 +361,8 @@ class BleDriver(Driver):
         #: device clock minus cart clock at the last clock read, in seconds
         self.last_clock_skew_s: float | None = None
         self._reading_deadline = 0.0
+        #: the last refusal of this reading on an earlier connection (cuffs reconnect)
+        self._carried_refusal: Refusal | None = None
         self._rng = random.Random()
 
     # ------------------------------------------------------------------ measure
@@ -373,12 +375,19 @@ class BleDriver(Driver):
             self.last_raw = raw  # refused records stay here for the raw log, even on error
             self.last_clock = None
             self._reading_deadline = self._deadline(self.settings.measurement_timeout_s)
+            self._carried_refusal = None
             while True:
-                link = await self._open(progress)
+                try:
+                    link = await self._open(progress)
+                except DeviceError as exc:
+                    if self._carried_refusal is None:
+                        raise
+                    raise self.refused(self._carried_refusal) from exc  # say why to the nurse
                 try:
                     measurements = await self._exchange(link, progress, raw, check)
                     break
                 except _RefusedAndLost as lost:
+                    self._carried_refusal = lost.refusal
                     if asyncio.get_running_loop().time() >= self._reading_deadline:
                         raise self.refused(lost.refusal) from None
                     _log.info("%s: refused record, waiting for a fresh one", self.device_id)
@@ -413,6 +422,7 @@ class BleDriver(Driver):
     ) -> Notification:
         """The next event before the reading deadline; after a refusal, a timeout or a
         dropped link says why nothing was taken (ReadingRefused, or a reconnect)."""
+        refusal = refusal or self._carried_refusal
         try:
             return await link.next(self._reading_deadline, waiting_for)
         except DeviceTimeout:
