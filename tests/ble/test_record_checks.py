@@ -200,6 +200,12 @@ async def test_other_user_record_is_skipped_and_the_fresh_one_taken(env: Env) ->
 
     assert systolic(measurements) == 131.0
     assert {m.user_id for m in measurements} == {1}
+    # who measured, from Device Information: the store's record memory is keyed by it
+    device = measurements[0].device
+    assert device is not None
+    assert device.model == "BLS-SIM"
+    assert device.serial_number == cuff.address.replace(":", "")
+    assert getattr(device, "address", None) == cuff.address
     # the refused record stays in the raw log, with the one taken
     assert len(driver.last_raw) == 2
     assert driver.last_raw[0].data == cuff.sent[0]

@@ -72,7 +72,7 @@ from cart.errors import (
     PairingRequired,
     ProtocolError,
 )
-from cart.measurement import Measurement
+from cart.measurement import DeviceIdentity, Measurement
 from cart.protocols import ble_time
 from cart.protocols.ble_common import DateTime
 
@@ -82,6 +82,7 @@ __all__ = [
     "BACKOFF_JITTER",
     "MAX_CONNECT_ATTEMPTS",
     "BleBackend",
+    "BleDeviceIdentity",
     "BleDriver",
     "BleLink",
     "BleSettings",
@@ -104,6 +105,9 @@ CURRENT_TIME: Final = normalize_uuid_16(ble_time.CURRENT_TIME_UUID)
 DATE_TIME: Final = normalize_uuid_16(ble_time.DATE_TIME_UUID)
 #: Adjust Reason written with the time: "external reference time update" (bit 1).
 ADJUST_REASON_EXTERNAL_REFERENCE: Final = 0x02
+
+#: Device Information characteristics read into the identity the record memory is keyed by
+DEVICE_INFORMATION: Final = {0x2A29: "manufacturer", 0x2A24: "model", 0x2A25: "serial_number"}
 
 _MAC = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
 _PAIRING_GATT_CODES: Final = frozenset(
@@ -316,6 +320,13 @@ class BleLink:
                 await client.disconnect()
 
 
+@dataclass(frozen=True, slots=True)
+class BleDeviceIdentity(DeviceIdentity):
+    """Who measured, plus the BLE address (the record memory's key without a serial)."""
+
+    address: str | None = None
+
+
 class _RefusedAndLost(Exception):
     """Internal: the device dropped the link after sending only refused records."""
 
@@ -363,6 +374,9 @@ class BleDriver(Driver):
         self._reading_deadline = 0.0
         #: the last refusal of this reading on an earlier connection (cuffs reconnect)
         self._carried_refusal: Refusal | None = None
+        #: Device Information by address, read once (cuffs drop the link within a second)
+        self._identities: dict[str, BleDeviceIdentity] = {}
+        self._identity: BleDeviceIdentity | None = None
         self._rng = random.Random()
 
     # ------------------------------------------------------------------ measure
@@ -376,6 +390,7 @@ class BleDriver(Driver):
             self.last_clock = None
             self._reading_deadline = self._deadline(self.settings.measurement_timeout_s)
             self._carried_refusal = None
+            self._identity = None
             while True:
                 try:
                     link = await self._open(progress)
@@ -401,6 +416,9 @@ class BleDriver(Driver):
                     raise self._transport_error(exc, link) from exc
                 finally:
                     await link.close()
+            identity = self.identity()
+            if identity is not None:
+                measurements = [m if m.device else m.with_device(identity) for m in measurements]
             await emit(progress, Progress(ProgressStage.DONE, self.device_id, "done"))
             return measurements
 
@@ -562,12 +580,47 @@ class BleDriver(Driver):
                 return value
         return None
 
+    def identity(self) -> BleDeviceIdentity | None:
+        """Who the device of the current (or last) reading said it is."""
+        return self._identity
+
+    async def _read_identity(self, link: BleLink) -> None:
+        """Device Information (manufacturer, model, serial number) and the address: who
+        measured, so the store's record memory follows the device, not its config entry."""
+        assert link.client is not None
+        address = link.client.address
+        known = self._identities.get(address)
+        if known is None:
+            fields: dict[str, str] = {}
+            for uuid16, name in DEVICE_INFORMATION.items():
+                characteristic = link.characteristic(uuid16)
+                if characteristic is None or "read" not in characteristic.properties:
+                    continue
+                try:
+                    value = bytes(await link.client.read_gatt_char(characteristic))
+                except (BleakError, TimeoutError, OSError) as exc:
+                    _log.info("%s: 0x%04X not read: %r", self.device_id, uuid16, exc)
+                    return  # best effort; asked again on the next connection
+                text = value.decode("utf-8", "replace").strip("\x00 ")
+                if text:
+                    fields[name] = text[:64]
+            known = BleDeviceIdentity(self.device_id, address=address, **fields)
+            self._identities[address] = known
+        self._identity = known
+
     async def _sync_time(self, link: BleLink) -> None:
-        """Read the device clock into ``last_clock``; set it only where allowed and writable.
+        """Read the device clock into ``last_clock``; set it only where allowed and writable;
+        then read who the device is (:meth:`_read_identity`).
 
         Best effort: a device that refuses the write (Omron answers 0x80) keeps its clock
         and the clock check says what it read.
         """
+        try:
+            await self._clock(link)
+        finally:
+            await self._read_identity(link)
+
+    async def _clock(self, link: BleLink) -> None:
         read_at = await self._read_clock(link)
         if read_at is not None:
             self.last_clock = clock_check(read_at)
