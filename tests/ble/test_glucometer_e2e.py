@@ -214,3 +214,37 @@ async def test_meter_clock_is_set_when_allowed_and_records_keep_the_old_clock(bl
     newest = measurements[-1].measured_at
     assert newest is not None
     assert newest < wallclock.now() - timedelta(hours=1, minutes=55)
+
+
+async def test_restart_between_patients_never_attributes_a_record_twice(ble: Any, tmp_path) -> None:
+    """Patient A's reading; the cart restarts (new driver, same database); patient B's
+    screening downloads the same memory and takes nothing of A's."""
+    from cart.attribution import Window
+    from cart.errors import NotAttributed
+    from cart.screening import measure_devices
+    from cart.store import Store, create_db_engine, migrate
+    from cart.store.models import Screening
+
+    env = await ble(glucometer=GlucometerConfig.fast(records=RECORDS, first_sequence_number=7))
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'cart.db'}")
+    migrate(engine)
+    try:
+        store = Store(engine)
+
+        def window() -> Window:
+            return Window(wallclock.now_aware() - timedelta(minutes=5), wallclock.zone())
+
+        a = store.add_screening(Screening()).id
+        assert a is not None
+        (taken,) = await measure_devices(store, a, [env.glucometer_driver()], window=window())
+        assert taken.ok, taken.error
+        assert [r.value for r in store.measurements_of(a)] == [104.0]
+
+        b = store.add_screening(Screening()).id
+        assert b is not None
+        (refused,) = await measure_devices(store, b, [env.glucometer_driver()], window=window())
+        assert isinstance(refused.error, NotAttributed)
+        assert refused.error.reason == "already_seen"
+        assert store.measurements_of(b) == []
+    finally:
+        engine.dispose()
