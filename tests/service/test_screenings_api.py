@@ -10,10 +10,10 @@ from sqlalchemy import text
 
 from cart.devices import DeviceConfig, Role
 from cart.store import create_db_engine
+from simulators.accutorr_cycles import CycleCuff
 from simulators.faults import Fault
 from simulators.serial_scale import ScaleConfig, SerialScaleSimulator
 from tests.helpers import running_app, write_devices
-from tests.service.cuff import CycleCuff
 from tests.service.support import (
     API,
     curp,
