@@ -28,8 +28,14 @@ log = logging.getLogger(__name__)
 #: what every API operation may answer before its route runs (service/api/middleware.py,
 #: service/security.py), declared in the OpenAPI document
 ACCESS_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"description": "A client outside this computer gave no valid bearer token"},
-    403: {"description": "A state-changing request from another web origin"},
+    401: {
+        "description": "Signed out (no session cookie or user token), or a client outside "
+        "this computer without a valid bearer token"
+    },
+    403: {
+        "description": "The user's role may not do this, or a state-changing request from "
+        "another web origin"
+    },
 }
 
 DATABASE_BUSY: dict[str, str] = {

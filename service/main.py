@@ -25,6 +25,7 @@ from service.auth import SESSION_COOKIE
 from service.demo import DEMO_PIN, DEMO_USERNAME, ensure_demo_nurse
 from service.device_manager import DeviceManager
 from service.errors import ACCESS_RESPONSES, install_error_handlers
+from service.openapi import install_openapi
 from service.security import BearerForRemoteClients, install_log_redaction
 from service.sic_worker import start_sic_worker, stop_sic_worker
 from service.state import CartState
@@ -76,7 +77,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 fast=settings.simulate and settings.fast_simulators,
             )
         )
-        manager = DeviceManager(configs, **extras)
+        manager = DeviceManager(
+            configs,
+            set_clocks=settings.set_device_clocks,
+            clock_skew_s=settings.clock_skew_s,
+            **extras,
+        )
         # the SIC outbox worker (issue 7): None unless CART_SIC_BASE_URL is set
         sic_worker = start_sic_worker(settings, store)
         app.state.sic_worker = sic_worker
@@ -117,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # added last, so it runs first: a foreign Host or Origin never reaches the token check
     app.add_middleware(RequestGuard, allowed_hosts=[*settings.allowed_hosts, settings.host])
     app.include_router(api_router, prefix="/api/v1", responses=ACCESS_RESPONSES)
+    install_openapi(app)  # error bodies and the bearer token, declared
 
     @app.get("/", include_in_schema=False)
     async def kiosk(request: Request) -> Response:
