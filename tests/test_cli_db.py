@@ -9,13 +9,17 @@ import sys
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 
 from cart.cli import main
 from cart.store import create_db_engine
+from cart.store.db import alembic_config
 
 ROOT = Path(__file__).resolve().parent.parent
+#: the newest migration
+HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def _db(capsys: pytest.CaptureFixture[str], url: str, *args: str) -> tuple[int, str]:
@@ -36,23 +40,24 @@ def test_upgrade_current_downgrade_check(database_url: str, capsys: pytest.Captu
     code, out = _db(capsys, database_url, "current")
     assert (code, out.split(": ", 1)[1].strip()) == (
         0,
-        "empty (no migration applied) (head is 0003: run `cart db upgrade`)",
+        f"empty (no migration applied) (head is {HEAD}: run `cart db upgrade`)",
     )
     password = make_url(database_url).password
     if password:
         assert password not in out
     assert _db(capsys, database_url, "upgrade")[0] == 0
     code, out = _db(capsys, database_url, "current")
-    assert out.strip().endswith(": 0003 (head)")
+    assert out.strip().endswith(f": {HEAD} (head)")
     assert _db(capsys, database_url, "check") == (
         0,
-        f"{out.split(': 0003')[0]}: the schema matches the models\n",
+        f"{out.split(f': {HEAD}')[0]}: the schema matches the models\n",
     )
 
     assert _db(capsys, database_url, "downgrade", "-1")[0] == 0
+    assert _db(capsys, database_url, "downgrade", "0002")[0] == 0
     assert "measure_run" not in _tables(database_url)
     code, out = _db(capsys, database_url, "current")
-    assert out.strip().endswith(": 0002 (head is 0003: run `cart db upgrade`)")
+    assert out.strip().endswith(f": 0002 (head is {HEAD}: run `cart db upgrade`)")
     code, out = _db(capsys, database_url, "check")
     assert code == 1
     assert "add_table measure_run" in out
@@ -79,5 +84,5 @@ def test_alembic_ini_runs_against_the_carts_database(database_url: str):
             [*alembic, *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False
         )
         assert done.returncode == 0, done.stderr
-    assert "0003 (head)" in done.stdout
+    assert f"{HEAD} (head)" in done.stdout
     assert {"outbox", "measure_run", "seen_record"} <= _tables(database_url)

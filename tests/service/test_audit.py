@@ -239,3 +239,27 @@ async def test_sign_ins_and_refusals_are_audited(tmp_path: Path):
         ("sign_out", "ana", "ok"),
         ("access_denied", None, "denied"),
     ]
+
+
+def test_append_only_on_both_databases(database_url: str):
+    """The triggers of migration 0005 on SQLite and PostgreSQL; the chain on both."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DatabaseError
+
+    engine = create_db_engine(database_url)
+    try:
+        migrate(engine)
+        audit = AuditLog(engine)
+        for n in range(3):
+            audit.append("patient_view", user_id=1, username="ana", object_id=n)
+        for statement in (
+            "UPDATE audit_event SET username = 'eve' WHERE id = 2",
+            "DELETE FROM audit_event WHERE id = 2",
+        ):
+            with pytest.raises(DatabaseError, match="append-only"), engine.begin() as conn:
+                conn.execute(text(statement))
+        result = audit.verify()
+        assert result.ok
+        assert result.count == 3
+    finally:
+        engine.dispose()

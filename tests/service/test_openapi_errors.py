@@ -86,13 +86,15 @@ async def test_real_refusals_match_their_declared_schemas(tmp_path: Path):
 
 
 async def test_a_remote_client_without_the_token_gets_the_declared_401(tmp_path: Path):
-    settings = with_devices(tmp_path, tmp_path / "none.toml", api_token="t0ken-for-docs")
-    async with running_app(settings, client_host="192.0.2.10") as (app, client):
+    settings = with_devices(
+        tmp_path, tmp_path / "none.toml", api_token="t0ken-for-docs-of-24-characters"
+    )
+    async with running_app(settings, client_host="192.0.2.10", role=None) as (app, client):
         refused = await client.get(f"{API}/health")
         assert refused.status_code == 401
         assert refused.headers["www-authenticate"] == "Bearer"
         _check(app.openapi(), "get", f"{API}/health", refused)
         allowed = await client.get(
-            f"{API}/health", headers={"Authorization": "Bearer t0ken-for-docs"}
+            f"{API}/health", headers={"Authorization": "Bearer t0ken-for-docs-of-24-characters"}
         )
         assert allowed.status_code == 200
