@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import sqlite3
 import sys
@@ -42,6 +43,9 @@ import httpx
 from cart.config import Settings
 from cart.curp import check_digit
 from cart.devices import DeviceConfig, Role, dump_devices
+from cart.store.accounts import Accounts
+from cart.users import Role as UserRole
+from cart.users import hash_pin
 from service.main import create_app
 from simulators.accutorr_cycles import CycleCuff
 from simulators.faults import Fault
@@ -148,8 +152,25 @@ async def _service(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://cart") as client:
+        token = await asyncio.to_thread(_nurse_token, app.state.cart.accounts)
+        async with httpx.AsyncClient(
+            transport=transport,
+            base_url="http://127.0.0.1",
+            headers={"Authorization": f"Bearer {token}"},
+        ) as client:
             yield client
+
+
+@functools.cache
+def _pin_hash() -> str:
+    return hash_pin("135790")  # argon2 is slow on purpose: once per drill
+
+
+def _nurse_token(accounts: Accounts) -> str:
+    """The drill's nurse (patients need a signed-in user or a user's token)."""
+    if accounts.by_name("drill-nurse") is None:
+        accounts.add_user("drill-nurse", "Drill", UserRole.NURSE, pin_hash=_pin_hash())
+    return accounts.issue_token("drill-nurse")
 
 
 def _parse_sse(text: str) -> list[Event]:
