@@ -511,12 +511,12 @@ function stateText(card, live) {
     }
     return text;
   }
+  const value = valueFor(card.role);
+  if (value) return value.manual ? t("state.manual") : t("state.done");
   if (card.manual) return card.role === "waist" ? t("state.manual") : t("state.nodevice");
   if (card.device && card.device.state === "offline") return t("state.offline");
   if (card.device && card.device.state === "error") return t("state.error");
-  const value = valueFor(card.role);
-  if (value && value.manual) return t("state.manual");
-  return value ? t("state.done") : t("state.idle");
+  return t("state.idle");
 }
 
 function stateClass(card, live) {
@@ -579,7 +579,7 @@ function renderCards() {
     const counting = live && live.stage === "waiting" && live.nextAt;
     const article = el(
       "article",
-      { class: `card card--${cls}`, "aria-labelledby": titleId, "data-device": card.id, "data-role": card.role, "data-state": cls },
+      { class: `card card--${cls}`, "aria-labelledby": titleId, "data-device": card.id, "data-role": card.role, "data-state": cls, "data-empty": shown ? null : "true" },
       el("h3", { id: titleId, class: "card-title", text: t(`role.${card.role}`) }),
       el("p", { class: `badge badge-${cls}`, text: stateText(card, live), "data-until": counting ? String(live.nextAt) : null }),
       el(
@@ -598,7 +598,8 @@ function renderCards() {
     }
     const error = live && live.error;
     const deviceMessage = !live && card.device && ["offline", "error"].includes(card.device.state) ? card.device.message : null;
-    if (error || deviceMessage) {
+    // the device's standing problem is not repeated next to a value the nurse typed
+    if (error || (deviceMessage && !value)) {
       article.append(el("p", { class: "card-error", text: error ? deviceErrorText(error, card.role) : deviceMessage }));
     }
     const actions = el("div", { class: "card-actions" });
