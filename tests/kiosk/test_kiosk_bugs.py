@@ -174,28 +174,30 @@ def test_sic_footer_problem_is_spanish(tmp_path: Path) -> None:
     from tests.helpers import free_port
 
     nowhere = f"http://127.0.0.1:{free_port()}"
-    with serve(
-        tmp_path,
-        "--devices-file",
-        str(missing_scale(tmp_path)),
-        CART_SIC_BASE_URL=nowhere,
-    ) as (base, _):
-        with browser() as page:
-            page.goto(base)
-            register(page, ROSA, "Rosa", "Martínez López")
-            start(page)
-            page.get_by_role("button", name="Capturar cintura").click()
-            keypad(page, "88")
-            page.get_by_role("button", name="Guardar").click()
-            expect(page.locator("#saved")).to_contain_text("Guardado")
-            page.reload()  # the footer reads /sync at load
-            error = page.locator("#sync-error")
-            expect(error).to_have_text(
-                "SIC no responde por ahora: el carrito reintentará el envío solo",
-                timeout=30_000,
-            )
-            last = httpx.get(f"{base}/api/v1/sync", timeout=5).json()["last_error"]
-            assert last["message"]
+    with (
+        serve(
+            tmp_path,
+            "--devices-file",
+            str(missing_scale(tmp_path)),
+            CART_SIC_BASE_URL=nowhere,
+        ) as (base, _),
+        browser() as page,
+    ):
+        page.goto(base)
+        register(page, ROSA, "Rosa", "Martínez López")
+        start(page)
+        page.get_by_role("button", name="Capturar cintura").click()
+        keypad(page, "88")
+        page.get_by_role("button", name="Guardar").click()
+        expect(page.locator("#saved")).to_contain_text("Guardado")
+        page.reload()  # the footer reads /sync at load
+        error = page.locator("#sync-error")
+        expect(error).to_have_text(
+            "SIC no responde por ahora: el carrito reintentará el envío solo",
+            timeout=30_000,
+        )
+        last = httpx.get(f"{base}/api/v1/sync", timeout=5).json()["last_error"]
+        assert last["message"]
         assert last["message"] not in error.inner_text()
 
 
