@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import socket
 import sys
+from types import FrameType
+from typing import Any
 
 NAME = "serve"
 HELP = "run the cart's local service and kiosk UI"
@@ -66,13 +68,28 @@ def run(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=5,
     )
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        _server_class()(config).run(sockets=[sock])
     except KeyboardInterrupt:
         # uvicorn re-raises the Ctrl-C it already handled (a clean shutdown): no traceback
         return 130
     finally:
         sock.close()
     return 0
+
+
+def _server_class() -> type[Any]:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """Tells the app it is stopping, so that open event streams end at once."""
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            app = self.config.app
+            if hasattr(app, "state"):
+                app.state.stopping = True
+            super().handle_exit(sig, frame)
+
+    return Server
 
 
 def _bind(host: str, port: int) -> socket.socket:
