@@ -1084,14 +1084,22 @@ async function route() {
   const hash = location.hash || "#/";
   const screening = hash.match(/^#\/screenings\/(\d+)$/);
   const patient = hash.match(/^#\/patients\/(\d+)$/);
-  const leavingOpen = state.screening && state.screening.status !== "completed" && !screening;
-  if (leavingOpen && (hash === "#/" || hash === "")) {
-    // the back button away from an open screening: ask, as "Cambiar paciente" does
+  const open = state.screening && state.screening.status !== "completed";
+  if (open && screening && Number(screening[1]) !== state.screening.id) {
+    // another screening from the worklist: leave this one as "Cambiar paciente" does
     if (!(await leaveScreening())) {
       history.replaceState(null, "", lastHash);
       return;
     }
     resetAll();
+  }
+  if (state.screening && (hash === "#/" || hash === "")) {
+    // "Tamizaje" (or back) while a patient is on the kiosk: that screening, not a new one
+    history.replaceState(null, "", `#/screenings/${state.screening.id}`);
+    lastHash = location.hash;
+    setView("home");
+    showScreening();
+    return;
   }
   lastHash = hash;
   if (screening) {
@@ -1159,9 +1167,9 @@ async function loadWorklist() {
   for (const button of document.querySelectorAll("#view-worklist .filter")) {
     button.setAttribute("aria-pressed", String(button.dataset.filter === state.worklistFilter));
   }
-  const day = localDay(new Date());
-  const filter = state.worklistFilter ? `&status=${state.worklistFilter}` : "";
-  const res = await api("GET", `/screenings?date=${day}${filter}`);
+  // no date: the service's "today" is the cart's calendar day (its time zone setting)
+  const filter = state.worklistFilter ? `?status=${state.worklistFilter}` : "";
+  const res = await api("GET", `/screenings${filter}`);
   const rows = res.ok ? res.data : [];
   show($("worklist-empty"), rows.length === 0);
   $("worklist").replaceChildren(

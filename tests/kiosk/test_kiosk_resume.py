@@ -1,0 +1,91 @@
+"""Resume and leave (issue 13) with the run's owner and the BP countdown (issue 11), in
+chromium against `cart serve --simulate --fast` with a 12 s interval between readings."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import httpx
+from playwright.sync_api import expect
+
+from tests.kiosk.kiosk import axe, browser, curp, needs_chromium, register, serve, shot, start
+
+pytestmark = needs_chromium
+
+
+def test_reload_resumes_and_leaving_asks_then_cancels_the_run(tmp_path: Path) -> None:
+    with (
+        serve(tmp_path, "--simulate", "--fast", CART_BP_INTERVAL_S="12") as (base, _),
+        browser() as page,
+    ):
+        page.goto(base)
+        register(page, curp("MALR600305MOCRPS0"), "Rosa", "Martínez López")
+        start(page)
+        expect(page).to_have_url(re.compile(r"#/screenings/1$"))
+
+        # a reload (or a restarted kiosk) comes back to the same screening
+        page.reload()
+        expect(page.locator("#patient-name")).to_have_text("Rosa Martínez López")
+        measure = page.get_by_role("button", name="Medir", exact=True)
+        expect(measure).to_be_visible()
+        expect(page.get_by_label("CURP")).to_be_hidden()
+
+        # the cuff waits between readings: the nurse sees the countdown
+        measure.click()
+        bp = page.locator('[data-role="bp"]')
+        expect(bp.locator(".badge")).to_have_text(
+            re.compile(r"Siguiente lectura en \d+ s"), timeout=20_000
+        )
+        shot(page, "resume-01-cuenta-regresiva.png")
+        axe(page, "the BP countdown")
+
+        # a reload mid-run follows the same run
+        page.reload()
+        expect(page.locator("#patient-name")).to_have_text("Rosa Martínez López")
+        expect(page.locator("#measure")).to_be_disabled()
+        scale = page.locator('[data-role="scale"]')
+        expect(scale.locator(".value-number")).to_have_text("72.4", timeout=20_000)
+        expect(scale.locator(".value-when")).to_have_text("hace 1 min")
+
+        # leaving asks first; "Seguir" keeps everything as it was
+        page.get_by_role("button", name="Cambiar paciente").click()
+        dialog = page.locator("#confirm")
+        expect(dialog).to_be_visible()
+        expect(dialog).to_contain_text("Rosa Martínez López")
+        expect(page.get_by_role("button", name="Seguir con este paciente")).to_be_focused()
+        axe(page, "the leave confirmation")
+        shot(page, "resume-02-confirmar-salida.png")
+        page.get_by_role("button", name="Seguir con este paciente").click()
+        expect(dialog).to_be_hidden()
+        expect(page.locator("#patient-name")).to_have_text("Rosa Martínez López")
+        expect(page).to_have_url(re.compile(r"#/screenings/1$"))
+
+        # still between the two readings: leave, and the run is cancelled at once
+        countdown = re.search(r"en (\d+) s", bp.locator(".badge").inner_text())
+        assert countdown is not None
+        page.get_by_role("button", name="Cambiar paciente").click()
+        page.get_by_role("button", name="Dejar el tamizaje").click()
+        expect(page.get_by_label("CURP")).to_be_focused()
+        expect(page.locator("#patient-card")).to_be_hidden()
+        left = httpx.get(f"{base}/api/v1/screenings/1", timeout=10).json()
+        assert left["status"] == "open"
+        stored = len(left["measurements"])
+        # past the time the second reading was due: nothing of the stopped run lands
+        time.sleep(int(countdown.group(1)) + 2)
+        again = httpx.get(f"{base}/api/v1/screenings/1", timeout=10).json()
+        assert len(again["measurements"]) == stored
+        assert again["status"] == "open"
+
+        # the open screening is on today's list, one tap away
+        page.get_by_role("link", name="Hoy").click()
+        row = page.locator("#worklist li").filter(has_text="Rosa Martínez López")
+        expect(row).to_contain_text("Abierto")
+        axe(page, "the worklist")
+        shot(page, "resume-03-hoy.png")
+        row.get_by_role("link").click()
+        expect(page.locator("#patient-name")).to_have_text("Rosa Martínez López")
+        expect(page).to_have_url(re.compile(r"#/screenings/1$"))
+        expect(page.get_by_role("button", name="Medir", exact=True)).to_be_enabled()
+        assert not page.errors, page.errors
