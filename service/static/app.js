@@ -1268,14 +1268,15 @@ async function loadIndicators() {
 function chart(box, title, xs, series, unit) {
   const figure = el("figure", { class: "chart" }, el("figcaption", { text: title }));
   box.append(figure);
-  const width = Math.max(260, Math.min(560, box.clientWidth - 20));
+  // the figure's own width (a grid cell), so the plot is never clipped on the right
+  const width = Math.max(220, Math.min(560, figure.clientWidth - 16));
   const colors = ["#0a3d8f", "#a10f0f", "#0b6b2f"];
   // a text equivalent for screen readers: the plot itself is a canvas
   const table = el("table", { class: "sr-only" });
-  table.append(el("tr", {}, el("th", { text: "" }), ...series.map((s) => el("th", { text: s.label }))));
+  table.append(el("tr", {}, el("th", { text: t("chart.date"), scope: "col" }), ...series.map((s) => el("th", { text: s.label, scope: "col" }))));
   xs.forEach((x, i) => {
     const day = new Date(x * 1000).toLocaleDateString(state.lang === "en" ? "en-US" : "es-MX");
-    table.append(el("tr", {}, el("th", { text: day }), ...series.map((s) => el("td", { text: s.values[i] === null ? "—" : `${fmt(s.values[i], 1)} ${unit}` }))));
+    table.append(el("tr", {}, el("th", { text: day, scope: "row" }), ...series.map((s) => el("td", { text: s.values[i] === null ? "—" : `${fmt(s.values[i], 1)} ${unit}` }))));
   });
   figure.append(table);
   if (typeof window.uPlot !== "function" || xs.length === 0) return;
@@ -1284,7 +1285,9 @@ function chart(box, title, xs, series, unit) {
     height: 180,
     series: [{}, ...series.map((s, i) => ({ label: s.label, stroke: colors[i % 3], width: 2, points: { size: 7 } }))],
     axes: [{}, { label: unit }],
-    legend: { show: true },
+    // a margin around the visits, so the first and the last point are not on the edges
+    scales: { x: { time: true, range: (u, min, max) => { const pad = Math.max(3600, (max - min) * 0.08); return [min - pad, max + pad]; } } },
+    legend: { show: series.length > 1, live: false },
     cursor: { show: false },
   };
   const plot = new window.uPlot(opts, [xs, ...series.map((s) => s.values)], figure);

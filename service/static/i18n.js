@@ -185,6 +185,7 @@ export const MESSAGES = {
     "chart.diastolic": "Diastólica",
     "chart.glucose": "Glucosa",
     "chart.per_day": "Tamizajes por día",
+    "chart.date": "Fecha",
   },
 
   en: {
@@ -370,6 +371,7 @@ export const MESSAGES = {
     "chart.diastolic": "Diastolic",
     "chart.glucose": "Glucose",
     "chart.per_day": "Screenings per day",
+    "chart.date": "Date",
   },
 };
 
