@@ -458,12 +458,23 @@ function whenText(iso) {
   return at.toLocaleString(locale, { day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit" });
 }
 
+// How far a device clock is off, in the unit a nurse would say: min, h or days.
+function durationText(seconds) {
+  const abs = Math.abs(seconds);
+  const sign = seconds < 0 ? t("clock.behind") : t("clock.ahead");
+  let text;
+  if (abs < 7200) text = t("duration.min", { n: fmt(Math.round(abs / 60), 0) });
+  else if (abs < 172800) text = t("duration.h", { n: fmt(Math.round(abs / 3600), 0) });
+  else text = t("duration.days", { n: fmt(Math.round(abs / 86400), 0) });
+  return `${text} ${sign}`;
+}
+
 // Clock and protocol flags the nurse must see next to the value.
 function flagNotes(m) {
   const notes = [];
   if (m.flags.includes("clock_skew")) {
-    const minutes = m.clock_offset_s !== null && m.clock_offset_s !== undefined ? Math.round(m.clock_offset_s / 60) : null;
-    notes.push(minutes !== null ? t("flag.clock_skew.min", { n: fmt(minutes, 0) }) : t("flag.clock_skew"));
+    const offset = m.clock_offset_s;
+    notes.push(offset !== null && offset !== undefined ? t("flag.clock_skew.by", { d: durationText(offset) }) : t("flag.clock_skew"));
   }
   if (m.flags.includes("stale")) notes.push(t("flag.stale"));
   return notes;
