@@ -1241,6 +1241,9 @@ function historyValues(row) {
 
 function historyStatus(row) {
   const parts = [t(`status.${row.status}`)];
+  if (row.known_diagnoses && row.known_diagnoses.length) {
+    parts.push(t("history.known", { list: row.known_diagnoses.map((d) => t(`dx.${d}`)).join(", ") }));
+  }
   for (const condition of CONDITIONS) {
     const domain = row.overall && row.overall[condition];
     if (domain) parts.push(`${t(`condition.${condition}`)}: ${t(`domain.${domain}`)}`);

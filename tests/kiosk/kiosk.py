@@ -48,9 +48,12 @@ def curp(first17: str) -> str:
 
 
 @contextmanager
-def serve(cwd: Path, *args: str, **env: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """`cart serve ARGS` on a free port in ``cwd``; yields its base URL and process."""
-    port = free_port()
+def serve(
+    cwd: Path, *args: str, port: int | None = None, **env: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`cart serve ARGS` on ``port`` (a free one by default) in ``cwd``; yields its base
+    URL and process."""
+    port = port or free_port()
     log_path = cwd / "serve.log"
     full_env = {**os.environ, "CART_BP_INTERVAL_S": "0", **env}
     with log_path.open("ab") as log:

@@ -46,6 +46,7 @@ def test_manual_blood_pressure_takes_both_values(tmp_path: Path) -> None:
         expect(dialog).to_be_visible()
         page.wait_for_timeout(300)  # the first dialog's close event has fired by now
         expect(dialog).to_be_visible()
+        axe(page, "the keypad at 1024x600")
         shot(page, "bug-01-diastolica-1024x600.png")
         keypad(page, "100")
         expect(dialog).to_be_hidden()
@@ -83,6 +84,7 @@ def test_device_cards_say_offline_before_measuring_and_done_after_typing(
             # before any Medir: not "ready"
             expect(scale).to_have_attribute("data-state", "error")
             expect(scale.locator(".card-error")).to_contain_text("no se encuentra")
+            axe(page, "an offline device")
             page.get_by_role("button", name="Medir", exact=True).click()
             expect(scale.locator(".card-error")).to_contain_text("no se encuentra", timeout=20_000)
             expect(page.get_by_role("button", name="Medir", exact=True)).to_be_enabled(
@@ -101,6 +103,12 @@ def test_device_cards_say_offline_before_measuring_and_done_after_typing(
             expect(scale).to_have_attribute("data-state", "kept", timeout=20_000)
             expect(scale.locator(".badge")).to_have_text("Falló: se conserva el valor anterior")
             expect(scale.locator(".value-number")).to_have_text("81.3")
+            axe(page, "a failed retry keeping the typed value")
+            # the same in English
+            page.get_by_role("button", name="Change language to English").click()
+            expect(scale.locator(".badge")).to_have_text("Failed: the earlier value is kept")
+            expect(scale.locator(".value-when")).to_have_text("1 min. ago")
+            axe(page, "the cards in English")
             assert not page.errors, page.errors
 
 

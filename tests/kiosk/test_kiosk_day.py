@@ -30,11 +30,12 @@ ROSA = curp("MALR600305MOCRPS0")
 ANDRES = curp("GORA850101HJCNDN0")
 
 
-def _api_screening(base: str, patient_id: int, values: dict[str, tuple[float, str]]) -> int:
+def _api_screening(
+    base: str, patient_id: int, values: dict[str, tuple[float, str]], *known: str
+) -> int:
     """A screening typed in by hand through the API (an earlier visit, another patient)."""
-    sid: int = httpx.post(
-        f"{base}/api/v1/screenings", json={"patient_id": patient_id}, timeout=10
-    ).json()["id"]
+    body = {"patient_id": patient_id, "known_diagnoses": list(known)}
+    sid: int = httpx.post(f"{base}/api/v1/screenings", json=body, timeout=10).json()["id"]
     for kind, (value, unit) in values.items():
         r = httpx.post(
             f"{base}/api/v1/screenings/{sid}/measurements",
@@ -109,10 +110,11 @@ def test_a_nurses_day(tmp_path: Path) -> None:
             {
                 "body_weight": (75.0, "kg"),
                 "body_height": (160.0, "cm"),
-                "systolic_pressure": (138, "mm[Hg]"),
-                "diastolic_pressure": (88, "mm[Hg]"),
+                "systolic_pressure": (150, "mm[Hg]"),
+                "diastolic_pressure": (95, "mm[Hg]"),
                 "glucose": (118, "mg/dL"),
             },
+            "hypertension",
         )
         assert httpx.post(f"{base}/api/v1/screenings/{earlier}/complete", timeout=10).is_success
         andres = httpx.post(
@@ -163,6 +165,10 @@ def test_a_nurses_day(tmp_path: Path) -> None:
         history = page.locator("#history-list li")
         expect(history).to_have_count(2)
         expect(history.first).to_contain_text("Obesidad")
+        # the visit with a known diagnosis shows its control status (150/95: not controlled)
+        known = history.filter(has_text="Ya diagnosticada: Hipertensión")
+        expect(known).to_have_count(1)
+        expect(known).to_contain_text("Hipertensión: Descontrolado")
         charts = page.locator("#history-charts figure")
         expect(charts).to_have_count(4)
         expect(charts.locator("canvas")).to_have_count(4)  # drawn by the vendored uPlot

@@ -10,7 +10,18 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import expect
 
-from tests.kiosk.kiosk import axe, browser, curp, needs_chromium, register, serve, shot, start
+from tests.helpers import free_port
+from tests.kiosk.kiosk import (
+    axe,
+    browser,
+    curp,
+    keypad,
+    needs_chromium,
+    register,
+    serve,
+    shot,
+    start,
+)
 
 pytestmark = needs_chromium
 
@@ -89,3 +100,34 @@ def test_reload_resumes_and_leaving_asks_then_cancels_the_run(tmp_path: Path) ->
         expect(page).to_have_url(re.compile(r"#/screenings/1$"))
         expect(page.get_by_role("button", name="Medir", exact=True)).to_be_enabled()
         assert not page.errors, page.errors
+
+
+def test_a_restarted_service_brings_the_nurse_back(tmp_path: Path) -> None:
+    """The cart restarts (update, power cut) with the kiosk open: a reload is enough."""
+    port = free_port()
+    with browser() as page:
+        with serve(tmp_path, "--simulate", "--fast", port=port) as (base, _):
+            page.goto(base)
+            register(page, curp("MALR600305MOCRPS0"), "Rosa", "Martínez López")
+            page.get_by_text("En ayuno (8 horas o más)").click()
+            start(page)
+            page.get_by_role("button", name="Capturar cintura").click()
+            keypad(page, "91")
+        with serve(tmp_path, "--simulate", "--fast", port=port) as (base, _):
+            page.reload()
+            expect(page.locator("#patient-name")).to_have_text("Rosa Martínez López")
+            expect(page).to_have_url(re.compile(r"#/screenings/1$"))
+            waist = page.locator('[data-role="waist"]')
+            expect(waist.locator(".value-number")).to_have_text("91")
+            page.get_by_role("button", name="Medir", exact=True).click()
+            scale = page.locator('[data-role="scale"]')
+            expect(scale.locator(".value-number")).to_have_text("72.4", timeout=20_000)
+            expect(page.get_by_role("button", name="Medir", exact=True)).to_be_enabled(
+                timeout=20_000
+            )
+            page.get_by_role("button", name="Guardar").click()
+            expect(page.locator("#saved")).to_contain_text("Guardado")
+            saved = httpx.get(f"{base}/api/v1/screenings/1", timeout=10).json()
+            assert saved["status"] == "completed"
+            assert saved["glucose_context"] == "fasting"
+            assert not page.errors, page.errors

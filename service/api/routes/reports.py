@@ -49,6 +49,8 @@ class ScreeningSummary(BaseModel):
     """The latest value per kind, and ``bmi``."""
     overall: dict[str, Any]
     """The traffic light per condition (stored at completion, computed before)."""
+    known_diagnoses: list[str]
+    """What the patient already had: their lights are control status (controlled or not)."""
 
 
 def _summary(state: CartState, row: ScreeningRow) -> ScreeningSummary:
@@ -75,6 +77,7 @@ def _summary(state: CartState, row: ScreeningRow) -> ScreeningSummary:
         sic=row.sic,
         values=row.values,
         overall={k: v for k, v in result.items() if isinstance(v, str | bool | None)},
+        known_diagnoses=list(s.known_diagnoses),
     )
 
 
