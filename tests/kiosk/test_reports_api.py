@@ -115,6 +115,11 @@ async def test_worklist_history_and_indicators(tmp_path: Path) -> None:
         backwards = await client.get(f"{API}/indicators?from=2026-03-11&to=2026-03-09")
         assert backwards.status_code == 422
         assert "Revise las fechas" in backwards.json()["detail"][0]["nurse_message"]
+        # the ends of the calendar are refused, not a 500 from local-midnight arithmetic
+        far = await client.get(f"{API}/indicators?from=9999-12-31&to=9999-12-31")
+        assert far.status_code == 422
+        assert (await client.get(f"{API}/screenings?date=9999-12-31")).status_code == 422
+        assert (await client.get(f"{API}/screenings?date=0001-01-01")).status_code == 422
 
 
 async def test_summary_page(tmp_path: Path) -> None:

@@ -32,6 +32,29 @@ router = APIRouter(tags=["reports"])
 
 WorkStatus = Literal["open", "measuring", "completed", "urgent", "unsent", "rejected"]
 MAX_DAYS = 366
+#: days a cart can have screened on (also keeps local-midnight arithmetic in range)
+EARLIEST = date(1900, 1, 1)
+LATEST = date(2999, 12, 31)
+
+
+def _bad_dates(field: str, why: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_422_UNPROCESSABLE_CONTENT,
+        [
+            {
+                "loc": ["query", field],
+                "msg": why,
+                "type": "value_error",
+                "nurse_message": "Revise las fechas: «Hasta» va después de «Desde», "
+                "en un periodo de un año como máximo",
+            }
+        ],
+    )
+
+
+def _check_day(field: str, day: date) -> None:
+    if not EARLIEST <= day <= LATEST:
+        raise _bad_dates(field, f"must be between {EARLIEST} and {LATEST}")
 
 
 class ScreeningSummary(BaseModel):
@@ -103,6 +126,7 @@ async def list_screenings(
     unsent (completed, waiting for SIC) or rejected by SIC."""
     zone = state.settings.zone
     when = day or datetime.now(zone).date()
+    _check_day("date", when)
 
     def load() -> list[ScreeningSummary]:
         start, end = day_bounds(when, when, zone)
@@ -144,18 +168,9 @@ async def get_indicators(
 ) -> dict[str, Any]:
     """Screenings per day, % complete, % at risk or probable per condition, urgent cases,
     SIC backlog and rejections, over local days ``from``..``to`` (inclusive)."""
+    _check_day("from", first)
+    _check_day("to", last)
     if last < first or (last - first).days >= MAX_DAYS:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            [
-                {
-                    "loc": ["query", "to"],
-                    "msg": f"'to' must be on or after 'from' and within {MAX_DAYS} days",
-                    "type": "value_error",
-                    "nurse_message": "Revise las fechas: «Hasta» va después de «Desde», "
-                    "en un periodo de un año como máximo",
-                }
-            ],
-        )
+        raise _bad_dates("to", f"'to' must be on or after 'from' and within {MAX_DAYS} days")
     result = await asyncio.to_thread(indicators, state.store, first, last, state.settings.zone)
     return result.to_json()
