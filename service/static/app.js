@@ -517,7 +517,7 @@ function stateText(card, live) {
     else if (live.stage === "waiting") text = t(`state.waiting.${card.role}`);
     else if (live.stage === "reading") text = t("state.progress");
     else text = t(`state.${live.stage}`);
-    if (live.readings > 1 && live.stage !== "done" && live.stage !== "error") {
+    if (live.readings > 1 && live.stage !== "done" && live.stage !== "error" && !live.nextAt) {
       text += ` · ${t("state.reading", { n: live.reading || 1, total: live.readings })}`;
     }
     return text;
@@ -600,6 +600,7 @@ function renderCards() {
         shown ? el("span", { class: "value-unit", text: ` ${shown.unit}` }) : null,
       ),
       shown && shown.note ? el("p", { class: "value-note", text: shown.note }) : null,
+      counting ? el("p", { class: "value-note", text: t("state.rest", { n: live.reading || 2, total: live.readings || 2 }) }) : null,
       shown && shown.m ? el("p", { class: "value-when", "data-at": shown.m.measured_at || shown.m.received_at, text: whenText(shown.m.measured_at || shown.m.received_at) }) : null,
       ...(shown && shown.m ? flagNotes(shown.m).map((f) => el("p", { class: "card-flag", text: f })) : []),
       card.role === "bp" && !state.running && bpShortText() ? el("p", { class: "card-flag", "data-flag": "bp_incomplete", text: bpShortText() }) : null,

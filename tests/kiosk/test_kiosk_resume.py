@@ -49,6 +49,11 @@ def test_reload_resumes_and_leaving_asks_then_cancels_the_run(tmp_path: Path) ->
         expect(bp.locator(".badge")).to_have_text(
             re.compile(r"Siguiente lectura en \d+ s"), timeout=20_000
         )
+        expect(bp).to_contain_text("Lectura 2 de 2: el paciente descansa sentado")
+        first = int(re.findall(r"\d+", bp.locator(".badge").inner_text())[0])
+        expect(bp.locator(".badge")).not_to_have_text(f"Siguiente lectura en {first} s")
+        later = int(re.findall(r"\d+", bp.locator(".badge").inner_text())[0])
+        assert later < first  # it counts down, second by second
         shot(page, "resume-01-cuenta-regresiva.png")
         axe(page, "the BP countdown")
 
