@@ -140,6 +140,8 @@ async def test_summary_page(tmp_path: Path) -> None:
         assert "125 mmHg" in html
         assert "<strong>Obesidad: ■ Probable enfermedad</strong>" in html
         assert "<strong>Hipertensión: ● Sano</strong>" in html
+        # typed by hand: one BP reading of the two NOM-030 asks, said on the print-out too
+        assert "Presión arterial con 1 de 2 lecturas requeridas" in html
         assert "@page { size: letter" in html
         assert "@media print" in html
         assert "(sin guardar)" not in html

@@ -148,6 +148,14 @@ def render(state: CartState, screening_id: int, paper: Paper) -> str | None:
                 f"<strong>{name}: {symbol} {label}</strong>"
                 f"{f'<ul>{advice}</ul>' if advice else ''}</div>"
             )
+    if classification:
+        notes = [str(q.get("message_es", "")) for q in classification.get("data_quality", [])]
+        notes += [
+            _text(a) for a in classification.get("alerts", []) if a.get("severity") != "urgent"
+        ]
+        if any(notes):
+            items = "".join(f"<li>{e(n)}</li>" for n in notes if n)
+            out.append(f'<h2>Avisos</h2><ul class="notes">{items}</ul>')
     body = "".join(out)
     page = PAGES[paper]
     css = CSS + (RECEIPT_CSS if paper == "receipt" else "") + f"@page {{ size: {page}; margin: "
