@@ -23,6 +23,7 @@ from service.api.routes.health import health
 from service.api.routes.summary import router as summary_router
 from service.device_manager import DeviceManager
 from service.errors import install_error_handlers
+from service.openapi import install_openapi
 from service.schemas import HealthPublic
 from service.security import BearerForRemoteClients, install_log_redaction
 from service.sic_worker import start_sic_worker, stop_sic_worker
@@ -113,5 +114,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # the usual probe path of load balancers and monitors, same answer as /api/v1/health
     app.add_api_route("/health", health, methods=["GET"], response_model=HealthPublic)
     app.include_router(summary_router)  # the printable summary, a page outside the API
+    install_openapi(app)  # error bodies and the bearer token, declared
     app.mount("/", StaticFiles(directory=STATIC, html=True), name="kiosk")
     return app

@@ -19,8 +19,8 @@ from cart.store.repo import MemoryEntry
 METER = "sn:LifeScan/Ultra2:C123"
 
 
-def _store(db_url: str) -> Store:
-    engine = create_db_engine(db_url)
+def _store(database_url: str) -> Store:
+    engine = create_db_engine(database_url)
     migrate(engine)
     return Store(engine)
 
@@ -47,15 +47,17 @@ def _store_glucose(store: Store, sid: int, run: str | None, value: float, key: s
     )
 
 
-def test_a_record_seen_once_is_never_attributed_again_even_after_a_restart(db_url: str) -> None:
-    first = _store(db_url)
+def test_a_record_seen_once_is_never_attributed_again_even_after_a_restart(
+    database_url: str,
+) -> None:
+    first = _store(database_url)
     a = _screening(first)
     run_a = first.start_run(a, ["glucometro"])
     _store_glucose(first, a, run_a, 236, "t:2026-12-05T10:00|glucose=236.0")
     first.end_run(run_a)
     first.engine.dispose()
 
-    restarted = _store(db_url)  # a new process: nothing in memory, only the database
+    restarted = _store(database_url)  # a new process: nothing in memory, only the database
     b = _screening(restarted)
     run_b = restarted.start_run(b, ["glucometro"])
     assert restarted.seen(METER, ["t:2026-12-05T10:00|glucose=236.0"])
@@ -69,8 +71,8 @@ def test_a_record_seen_once_is_never_attributed_again_even_after_a_restart(db_ur
     assert not kept.accepted
 
 
-def test_a_reading_after_cancel_or_from_another_run_is_refused(db_url: str) -> None:
-    store = _store(db_url)
+def test_a_reading_after_cancel_or_from_another_run_is_refused(database_url: str) -> None:
+    store = _store(database_url)
     sid = _screening(store)
     run = store.start_run(sid, ["glucometro"])
     assert store.cancel_run(sid) == run
@@ -86,8 +88,8 @@ def test_a_reading_after_cancel_or_from_another_run_is_refused(db_url: str) -> N
     assert [r.value for r in store.measurements_of(sid)] == [121]
 
 
-def test_a_screening_has_one_run_at_a_time(db_url: str) -> None:
-    store = _store(db_url)
+def test_a_screening_has_one_run_at_a_time(database_url: str) -> None:
+    store = _store(database_url)
     sid = _screening(store)
     store.start_run(sid, ["bascula"])
     with pytest.raises(ScreeningConflict) as busy:
@@ -95,8 +97,8 @@ def test_a_screening_has_one_run_at_a_time(db_url: str) -> None:
     assert busy.value.reason == "measuring"
 
 
-def test_complete_while_measuring_is_a_conflict_or_cancels_the_run(db_url: str) -> None:
-    store = _store(db_url)
+def test_complete_while_measuring_is_a_conflict_or_cancels_the_run(database_url: str) -> None:
+    store = _store(database_url)
     sid = _screening(store)
     run = store.start_run(sid, ["glucometro"])
     with pytest.raises(ScreeningConflict):
@@ -113,8 +115,8 @@ def test_complete_while_measuring_is_a_conflict_or_cancels_the_run(db_url: str) 
     assert store.measurements_of(sid) == []
 
 
-def test_abandoned_runs_own_nothing_after_a_restart(db_url: str) -> None:
-    store = _store(db_url)
+def test_abandoned_runs_own_nothing_after_a_restart(database_url: str) -> None:
+    store = _store(database_url)
     sid = _screening(store)
     run = store.start_run(sid, ["baumanometro"])
     assert store.abandon_runs() == 1
@@ -124,10 +126,10 @@ def test_abandoned_runs_own_nothing_after_a_restart(db_url: str) -> None:
 
 
 def test_measure_and_complete_raced_fifty_times_never_store_into_a_completed_screening(
-    db_url: str,
+    database_url: str,
 ) -> None:
     """The stored classification always saw every reading the screening holds."""
-    store = _store(db_url)
+    store = _store(database_url)
     outcomes: dict[str, int] = {"stored": 0, "refused": 0, "completed": 0, "conflict": 0}
     for n in range(50):
         sid = _screening(store)
@@ -171,8 +173,8 @@ def test_measure_and_complete_raced_fifty_times_never_store_into_a_completed_scr
     assert outcomes["completed"] + outcomes["conflict"] == 50
 
 
-def test_the_floor_is_the_last_work_on_another_screening(db_url: str) -> None:
-    store = _store(db_url)
+def test_the_floor_is_the_last_work_on_another_screening(database_url: str) -> None:
+    store = _store(database_url)
     a = _screening(store)
     assert store.attribution_floor(a) is None  # the first screening of a cart
     b = _screening(store)
@@ -188,8 +190,8 @@ def test_the_floor_is_the_last_work_on_another_screening(db_url: str) -> None:
     assert store.attribution_floor(a) >= row_b.created_at  # type: ignore[operator]
 
 
-def test_the_floor_moves_with_a_hand_entry_on_another_screening(db_url: str) -> None:
-    store = _store(db_url)
+def test_the_floor_moves_with_a_hand_entry_on_another_screening(database_url: str) -> None:
+    store = _store(database_url)
     a = _screening(store)
     c = _screening(store)
     first = store.attribution_floor(a)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import case, func, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -807,10 +807,17 @@ class Store:
                     *pending, col(OutboxEntry.lease_until).is_(None)
                 )
             ).one()
+            # the later of the two, per row: a CASE, because the two-argument max() is
+            # SQLite's alone (PostgreSQL spells it greatest())
+            later = case(
+                (
+                    col(OutboxEntry.lease_until) > col(OutboxEntry.next_attempt_at),
+                    col(OutboxEntry.lease_until),
+                ),
+                else_=col(OutboxEntry.next_attempt_at),
+            )
             leased = s.exec(
-                select(
-                    func.min(func.max(OutboxEntry.next_attempt_at, OutboxEntry.lease_until))
-                ).where(*pending, col(OutboxEntry.lease_until).is_not(None))
+                select(func.min(later)).where(*pending, col(OutboxEntry.lease_until).is_not(None))
             ).one()
         candidates = [_aware(v) for v in (free, leased) if v is not None]
         return min(candidates) if candidates else None
