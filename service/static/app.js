@@ -314,7 +314,10 @@ async function startScreening(event) {
 }
 
 async function resumeScreening(id) {
-  if (state.screening && state.screening.id === id) return;
+  if (state.screening && state.screening.id === id) {
+    showScreening(); // back from the history or the worklist to the patient on the kiosk
+    return;
+  }
   closeEvents();
   const res = await api("GET", `/screenings/${id}`);
   if (!res.ok || !res.data.patient) {

@@ -104,6 +104,14 @@ def test_reload_resumes_and_leaving_asks_then_cancels_the_run(tmp_path: Path) ->
         expect(page.locator("#patient-name")).to_have_text("Rosa Martínez López")
         expect(page).to_have_url(re.compile(r"#/screenings/1$"))
         expect(page.get_by_role("button", name="Medir", exact=True)).to_be_enabled()
+
+        # to the history and back to the same open screening, nothing lost
+        page.get_by_role("button", name="Historial").click()
+        visit = page.locator("#history-list li").first
+        expect(visit).to_contain_text("Abierto")
+        visit.get_by_role("link").click()
+        expect(page.get_by_role("button", name="Medir", exact=True)).to_be_visible()
+        expect(page.locator('[data-role="scale"] .value-number')).to_have_text("72.4")
         assert not page.errors, page.errors
 
 

@@ -84,6 +84,13 @@ async def test_worklist_history_and_indicators(tmp_path: Path) -> None:
         assert await ids("status=urgent") == [urgent]
         assert await ids("status=unsent") == [full, partial]
         assert await ids("status=rejected") == []
+        # SIC refuses Lucía's: she moves from "unsent" to "rejected"
+        store = app.state.cart.store
+        (entry,) = [e for e in store.outbox_due(datetime.now(UTC)) if e.screening_id == full]
+        assert entry.id is not None
+        store.outbox_reject(entry.id, error="invalid CURP", status_code=422, outcome=None)
+        assert await ids("status=rejected") == [full]
+        assert await ids("status=unsent") == [partial]
         assert await ids("date=2026-03-10") == [old]
         assert await ids("date=2026-03-11") == []
         bad = await client.get(f"{API}/screenings?status=lost")
@@ -108,7 +115,7 @@ async def test_worklist_history_and_indicators(tmp_path: Path) -> None:
         assert ind["complete_pct"] == 50.0
         assert ind["at_risk"]["obesity"] == 1  # BMI 31.2
         assert ind["urgent"] == 0  # the urgent one is still open
-        assert ind["sic"] == {"pending": 2, "sent": 0, "rejected": 0}
+        assert ind["sic"] == {"pending": 1, "sent": 0, "rejected": 1}
         assert ind["per_day"] == [{"date": day, "screenings": 3}]
         march = (await client.get(f"{API}/indicators?from=2026-03-09&to=2026-03-11")).json()
         assert [d["screenings"] for d in march["per_day"]] == [0, 1, 0]
