@@ -67,6 +67,11 @@ def run(args: argparse.Namespace) -> int:
         # a kiosk holding an events stream open must not keep the service from stopping
         timeout_graceful_shutdown=5,
     )
+    # uvicorn does not print the address of a socket it is handed
+    shown = f"[{settings.host}]" if ":" in settings.host else settings.host
+    logging.getLogger("cart.serve").info(
+        "kiosk at http://%s:%d (Ctrl-C to stop)", shown, settings.port
+    )
     try:
         _server_class()(config).run(sockets=[sock])
     except KeyboardInterrupt:

@@ -70,6 +70,7 @@ def test_ctrl_c_while_measuring_stops_without_a_traceback(tmp_path: Path) -> Non
             proc.send_signal(signal.SIGINT)
             assert proc.wait(timeout=30) in (0, 130)
     log = (tmp_path / "serve.log").read_text(encoding="utf-8", errors="replace")
+    assert f"kiosk at {base} (Ctrl-C to stop)" in log
     assert "Traceback" not in log, log[-4000:]
     assert "KeyboardInterrupt" not in log
     assert "CancelledError" not in log
