@@ -161,7 +161,9 @@ class GlucometerConfig:
         """Test timing: instant replies, short link timers."""
         base: dict[str, object] = {
             "reply_delay_s": 0.0,
-            "retransmit_s": 0.05,
+            # a real client (glucometerutils) needs time to read and ACK a response before
+            # the meter resends it: a resend after 50 ms lands as a duplicate mid-dialogue
+            "retransmit_s": 0.5,
             "enq_interval_s": 0.1,
             "link_timeout_s": 2.0,
         }
@@ -723,6 +725,23 @@ class ContourSimulator(GlucometerSimulator):
     default_serial = "7390-2336773"
     has_control_marker = True
     _MEAL_MARKERS: ClassVar[dict[str | None, str]] = {"preprandial": "B", "postprandial": "A"}
+    #: The header's meter-configuration field as a real Contour USB sends it (A, C, G, I,
+    #: R, S, U, V, X, Y, Z), from the header frame in glucometerutils
+    #: ``glucometerutils/drivers/tests/test_contourusb.py``: clients that read the
+    #: settings (glucometerutils reads U for the unit, X/Y for the target ranges) need them.
+    HEADER_CONFIG: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("A", "1"),
+        ("C", "63"),
+        ("G", "1"),
+        ("I", "0200"),
+        ("R", "0"),
+        ("S", "1"),
+        ("U", "0"),
+        ("V", "10600"),
+        ("X", "070070070070180130150250"),
+        ("Y", "360126090050099050300089"),
+        ("Z", "1"),
+    )
 
     def _noise(self) -> bytes:
         pool = [b for b in range(256) if b not in _ASTM_CONTROLS]
@@ -739,7 +758,12 @@ class ContourSimulator(GlucometerSimulator):
         ca = contour_astm
         stored = list(reversed(self.dump_order()))
         out = [
-            ca.encode_header(serial=self.serial_number, total=len(stored), when=self.meter_now()),
+            ca.encode_header(
+                serial=self.serial_number,
+                config=self.HEADER_CONFIG,
+                total=len(stored),
+                when=self.meter_now(),
+            ),
             ca.encode_patient(1),
         ]
         for seq, record in enumerate(stored, start=1):
