@@ -117,6 +117,11 @@ class GlucometerConfig:
     new_reading_meal: str | None = None
     clock_skew_s: float = 0.0
     """Meter clock minus cart clock, in seconds."""
+    fixed_clock: datetime | None = None
+    """The meter clock is stuck at this time (a dead clock battery); setting it moves it,
+    it still does not run."""
+    clock_writable: bool = True
+    """False: the meter ignores set-clock commands (its answer shows the unchanged clock)."""
     serial_number: str | None = None
     """None: a family-specific default."""
     reply_delay_s: float = 0.05
@@ -144,6 +149,8 @@ class GlucometerConfig:
             raise ValueError(f"new_reading_mg_dl must be {LOW_MG_DL}-{HIGH_MG_DL}")
         if self.new_reading_meal not in MEALS:
             raise ValueError("new_reading_meal must be None, 'preprandial' or 'postprandial'")
+        if self.fixed_clock is not None and not 2000 <= self.fixed_clock.year <= 2099:
+            raise ValueError("fixed_clock must be in 2000-2099 (meters keep two-digit years)")
         if abs(self.clock_skew_s) > 10 * 365 * 86400:
             raise ValueError("clock_skew_s must be within ten years")
         for name in ("reply_delay_s", "retransmit_s", "enq_interval_s", "link_timeout_s"):
@@ -184,6 +191,7 @@ class GlucometerSimulator(PtySimulator[GlucometerConfig]):
     def __init__(self, config: GlucometerConfig | None = None) -> None:
         super().__init__(config or GlucometerConfig())
         self._skew = timedelta(seconds=self.config.clock_skew_s)
+        self._fixed = self.config.fixed_clock
         self._faults_used = 0
         self._records: list[MeterRecord] = self._initial_records()
         self._check_records(self._records)
@@ -216,7 +224,9 @@ class GlucometerSimulator(PtySimulator[GlucometerConfig]):
         return self._faults_used
 
     def meter_now(self) -> datetime:
-        """The meter's clock (cart clock plus the skew), to the second."""
+        """The meter's clock (cart clock plus the skew, or the stuck time), to the second."""
+        if self._fixed is not None:
+            return self._fixed.replace(microsecond=0)
         return (wallclock.now() + self._skew).replace(microsecond=0)
 
     def _initial_records(self) -> list[MeterRecord]:
@@ -267,7 +277,13 @@ class GlucometerSimulator(PtySimulator[GlucometerConfig]):
         self._records.clear()
 
     def set_clock(self, when: datetime) -> None:
-        """The host set the meter's clock: from now on it reads ``when`` plus elapsed time."""
+        """The host set the meter's clock: from now on it reads ``when`` plus elapsed time
+        (nothing changes on a meter whose clock cannot be set)."""
+        if not self.config.clock_writable:
+            return
+        if self._fixed is not None:
+            self._fixed = when
+            return
         self._skew = when - wallclock.now().replace(microsecond=0)
 
     def dump_order(self) -> list[MeterRecord]:

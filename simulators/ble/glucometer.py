@@ -191,7 +191,8 @@ class GlucometerSimulator(BlePeripheral):
         newest_sent = bool(self.records) and (
             self.records[-1].sequence_number in self._sent_recently
         )
-        if scripted is not None and (newest_sent or not self.records):
+        first = self.config.reading_on_first_connect and self.connections_seen == 1
+        if scripted is not None and (newest_sent or not self.records or first):
             self.add_record(replace(scripted, age=timedelta(0)))
 
     def on_disconnected(self, connection: Connection) -> None:
