@@ -302,7 +302,14 @@ def _parse_record(text: str) -> StoredValue:
 
 def parse_stored(text: str | Sequence[str]) -> tuple[StoredValue, ...]:
     """``236@1d,98@2h:fasting`` (or a list of such items), oldest or newest in any order."""
-    items = text.split(",") if isinstance(text, str) else list(text)
+    if isinstance(text, str):
+        items = text.split(",")
+    elif isinstance(text, list | tuple) and all(isinstance(item, str) for item in text):
+        items = list(text)
+    else:
+        raise ScenarioError(
+            f"stored must be a string or a list of strings like '236@1d', not {text!r}"
+        )
     return tuple(_parse_record(item) for item in items if item.strip())
 
 

@@ -1,0 +1,101 @@
+"""`cart simulate` as its own process: the devices outlive a restart of `cart serve`.
+
+Real processes, real ptys, a real pymodbus server and the Bluetooth devices reached by
+the service over bumble's HCI-over-TCP transport (CART_BLE_TRANSPORT).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.service.support import API, PATIENT, Event, curp, parse_sse
+from tests.simulators.processes import ServedCart, serve_process, simulate_process
+
+#: a second fictional adult (born 1980-09-03, male, Jalisco)
+PATIENT_B = {
+    "curp": curp("GAMR800903HJCRRL0"),
+    "given_name": "Raúl",
+    "family_name": "García Mora",
+    "birth_date": "1980-09-03",
+    "sex": "male",
+}
+
+
+def screening_for(client: httpx.Client, patient: dict[str, Any]) -> int:
+    resp = client.post(f"{API}/patients", json=patient)
+    if resp.status_code == 409:
+        pid = resp.json()["detail"]["existing_id"]
+    else:
+        assert resp.status_code == 201, resp.text
+        pid = resp.json()["id"]
+    created = client.post(f"{API}/screenings", json={"patient_id": pid})
+    assert created.status_code == 201, created.text
+    sid: int = created.json()["id"]
+    return sid
+
+
+def run(client: httpx.Client, sid: int, devices: list[str]) -> tuple[dict[str, Any], list[Event]]:
+    """Run "Medir" to its end: the screening as the API then shows it, and the events."""
+    accepted = client.post(f"{API}/screenings/{sid}/measure", json={"devices": devices})
+    assert accepted.status_code == 202, accepted.text
+    events = parse_sse(client.get(f"{API}/screenings/{sid}/events").text)
+    assert events[-1].event == "end"
+    screening: dict[str, Any] = client.get(f"{API}/screenings/{sid}").json()
+    return screening, events
+
+
+def measure(client: httpx.Client, sid: int, devices: list[str]) -> dict[str, Any]:
+    return run(client, sid, devices)[0]
+
+
+def values(screening: dict[str, Any]) -> dict[str, float | None]:
+    return {m["kind"]: m["value"] for m in screening["measurements"]}
+
+
+def client_for(cart: ServedCart) -> httpx.Client:
+    return httpx.Client(base_url=cart.base_url, timeout=60)
+
+
+def test_devices_outlive_a_service_restart(tmp_path: Path) -> None:
+    with simulate_process(tmp_path) as sim:
+        assert sim.ble_transport is not None
+        assert sim.ble_transport.startswith("tcp-client:")
+        ports = {d.id: d.location for d in sim.devices}
+        devices = ["bascula", "estadimetro", "baumanometro"]
+
+        with serve_process(tmp_path, sim) as cart, client_for(cart) as client:
+            first = measure(client, screening_for(client, PATIENT), devices)
+        # the service is gone; the simulators are not
+        assert sim.proc.poll() is None
+
+        with serve_process(tmp_path, sim) as cart, client_for(cart) as client:
+            second = measure(client, screening_for(client, PATIENT_B), devices)
+
+    for screening in (first, second):
+        got = values(screening)
+        assert got["body_weight"] == 72.4  # serial scale on its pty
+        assert got["body_height"] == 165.0  # Modbus rod
+        assert got["systolic_pressure"] == 128.0  # BLE cuff over HCI/TCP
+    assert {d.id: d.location for d in sim.devices} == ports  # the same devices throughout
+
+
+def test_meter_memory_is_not_given_to_the_next_patient_after_a_restart(tmp_path: Path) -> None:
+    """Issue 11's first report: A's reading, a restart, and B must not receive it."""
+    with simulate_process(
+        tmp_path, "--stored", "glucometro=236@20s", "--no-new-reading", "glucometro"
+    ) as sim:
+        with serve_process(tmp_path, sim) as cart, client_for(cart) as client:
+            a = measure(client, screening_for(client, PATIENT), ["glucometro"])
+        with serve_process(tmp_path, sim) as cart, client_for(cart) as client:
+            b, events = run(client, screening_for(client, PATIENT_B), ["glucometro"])
+    assert values(a).get("glucose") == 236.0
+    # the new service downloaded the same record from the same (still running) meter...
+    downloaded = [e.data["detail"] for e in events if e.event == "progress"]
+    assert downloaded == [{"records": 1, "sequence_number": 101}]
+    # ...and did not give it to B
+    assert "glucose" not in values(b)
+    (error,) = [e.data["error"] for e in events if e.event == "error"]
+    assert error["type"] == "NotAttributed"
