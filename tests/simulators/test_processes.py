@@ -6,13 +6,23 @@ the service over bumble's HCI-over-TCP transport (CART_BLE_TRANSPORT).
 
 from __future__ import annotations
 
+import os
+import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from tests.helpers import free_port
 from tests.service.support import API, PATIENT, Event, curp, parse_sse
-from tests.simulators.processes import ServedCart, serve_process, simulate_process
+from tests.simulators.processes import (
+    CART,
+    START_TIMEOUT_S,
+    ServedCart,
+    serve_process,
+    simulate_process,
+)
 
 #: a second fictional adult (born 1980-09-03, male, Jalisco)
 PATIENT_B = {
@@ -99,3 +109,50 @@ def test_meter_memory_is_not_given_to_the_next_patient_after_a_restart(tmp_path:
     assert "glucose" not in values(b)
     (error,) = [e.data["error"] for e in events if e.event == "error"]
     assert error["type"] == "NotAttributed"
+
+
+def test_cart_serve_simulate_plays_a_scenario_file(tmp_path: Path) -> None:
+    scenario = tmp_path / "scenario.toml"
+    scenario.write_text(
+        '[patient]\nweight_kg = 91.3\n\n[devices.glucometro]\nstored = ["236@20s"]\n'
+        "new_reading = false\n",
+        encoding="utf-8",
+    )
+    port = free_port()
+    env = {**os.environ, "CART_LOG_LEVEL": "WARNING", "CART_BP_INTERVAL_S": "0"}
+    args = ["serve", "--simulate", "--fast", "--port", str(port), "--scenario", str(scenario)]
+    proc = subprocess.Popen([str(CART), *args], cwd=tmp_path, env=env, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not _healthy(base):
+            assert proc.poll() is None, "cart serve exited"
+            assert time.monotonic() < deadline, "cart serve did not come up"
+            time.sleep(0.1)
+        with httpx.Client(base_url=base, timeout=60) as client:
+            screening = measure(client, screening_for(client, PATIENT), ["bascula", "glucometro"])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert values(screening) == {"body_weight": 91.3, "glucose": 236.0}
+    header = (tmp_path / "var" / "devices.toml").read_text(encoding="utf-8")
+    assert "CART_BLE_TRANSPORT=tcp-client:127.0.0.1:" in header
+
+
+def test_cart_serve_refuses_a_bad_scenario(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [str(CART), "serve", "--simulate", "--fault", "glucometro=checksum"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "cannot happen on Bluetooth" in done.stderr
+
+
+def _healthy(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
