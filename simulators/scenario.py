@@ -17,6 +17,7 @@ Flag syntax (the TOML file takes the same strings)::
     --read-only-clock glucometro                 the device refuses clock writes
     --fault baumanometro=disconnect_mid_transfer one fault per device
     --user baumanometro=2                        user id of the new reading (BLE)
+    --replay-memory baumanometro                 BLE scale/cuff resends its memory each time
 
 AGE and skew: a number and a unit, repeated: ``90s``, ``5m``, ``2h``, ``1d12h``, ``-3d``.
 
@@ -135,6 +136,8 @@ class DeviceScenario:
     fault: str = "none"
     user_id: int | None = None
     """User id of the new reading (BLE scale and cuff); None: the device default."""
+    replay_memory: bool = False
+    """BLE scale/cuff: send the whole memory on every connection, not once."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +215,8 @@ class Scenario:
                 raise ScenarioError(f"{where}: glucometers keep no user id")
             if record.meal is not None and role != "glucometer":
                 raise ScenarioError(f"{where}: only glucose records have a meal")
+        if dev.replay_memory and not (transport == "ble" and role in ("scale", "bp")):
+            raise ScenarioError(f"{where}: only Bluetooth scales and cuffs replay their memory")
         if dev.user_id is not None and not (transport == "ble" and role in ("scale", "bp")):
             raise ScenarioError(f"{where}: only Bluetooth scales and cuffs report a user id")
         if not dev.new_reading and not keeps_memory:
@@ -363,6 +368,7 @@ _DEVICE_KEYS: Final = (
     "clock_writable",
     "fault",
     "user_id",
+    "replay_memory",
 )
 
 
@@ -392,6 +398,8 @@ def _device_from_table(name: str, table: Mapping[str, Any]) -> DeviceScenario:
             dev = replace(dev, fault=_fault(str(table["fault"])))
         if "user_id" in table:
             dev = replace(dev, user_id=_user(table["user_id"]))
+        if "replay_memory" in table:
+            dev = replace(dev, replay_memory=_bool(table["replay_memory"], "replay_memory"))
     except ScenarioError as exc:
         raise ScenarioError(f"devices.{name}: {exc}") from None
     return dev
@@ -444,6 +452,7 @@ def apply_flags(
     read_only_clock: Iterable[str] = (),
     fault: Iterable[str] = (),
     user: Iterable[str] = (),
+    replay_memory: Iterable[str] = (),
     scale: str | None = None,
     bp: str | None = None,
     glucometer: str | None = None,
@@ -476,6 +485,8 @@ def apply_flags(
     for text in user:
         name, value = _split("user", text)
         update(name, user_id=_user(value))
+    for text in replay_memory:
+        update(device_id(text), replay_memory=True)
     return Scenario(
         scale=scenario.scale if scale is None else scale,  # type: ignore[arg-type]  # validated
         bp=scenario.bp if bp is None else bp,  # type: ignore[arg-type]  # validated below

@@ -133,6 +133,7 @@ class ScenarioConfigs:
             "height_cm": self.patient.height_cm,
             "stored": stored,
             "new_reading": dev.new_reading,
+            "replay_memory": dev.replay_memory,
             **self._ble_common(dev),
         }
         if dev.user_id is not None:
@@ -160,6 +161,7 @@ class ScenarioConfigs:
             "pulse": float(p.pulse),
             "stored": stored,
             "new_reading": dev.new_reading,
+            "replay_memory": dev.replay_memory,
             **self._ble_common(dev),
         }
         if dev.user_id is not None:

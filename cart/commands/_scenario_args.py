@@ -29,6 +29,8 @@ scenario (a TOML file with --scenario, and/or flags; flags win):
                                               disconnect_mid_transfer/unplug,
                                               truncated/malformed_value, no_racp_response)
   --user baumanometro=2                       user id of the new reading (BLE)
+  --replay-memory baumanometro                the cuff resends its whole memory on every
+                                              connection (default: each record once)
   --scale serial|ble  --bp ble|serial  --glucometer ble|none|onetouch.ultra2|
       onetouch.ultraeasy|taidoc.td42xx|freestyle.optium|contour.astm
 A bad scenario exits with status 2 and names the device, field and value.
@@ -61,6 +63,9 @@ def add_scenario_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--user", metavar="DEVICE=ID", help="BLE user id", action="append", default=[]
     )
+    group.add_argument(
+        "--replay-memory", metavar="DEVICE", help="resend memory", action="append", default=[]
+    )
     group.add_argument("--scale", choices=("serial", "ble"), help="the scale's kind")
     group.add_argument("--bp", choices=("ble", "serial"), help="the cuff's kind")
     group.add_argument("--glucometer", metavar="KIND", help="ble, none or a serial family")
@@ -71,7 +76,7 @@ def has_scenario(args: argparse.Namespace) -> bool:
     lists = ("stored", "no_new_reading", "clock_skew", "fixed_clock", "read_only_clock")
     return (
         args.scenario is not None
-        or any(getattr(args, name) for name in (*lists, "fault", "user"))
+        or any(getattr(args, name) for name in (*lists, "fault", "user", "replay_memory"))
         or any(getattr(args, name) is not None for name in ("scale", "bp", "glucometer"))
     )
 
@@ -99,6 +104,7 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
         read_only_clock=args.read_only_clock,
         fault=args.fault,
         user=args.user,
+        replay_memory=args.replay_memory,
         scale=args.scale,
         bp=args.bp,
         glucometer=args.glucometer,

@@ -205,6 +205,7 @@ async def test_simulated_cart_plays_a_scenario_on_every_device(no_leaked_tasks) 
     scenario = apply_flags(
         Scenario(),
         stored=["baumanometro=150/95@1d:u2", "glucometro=236@3h"],
+        replay_memory=["baumanometro"],
         no_new_reading=["glucometro"],
         clock_skew=["glucometro=+3d"],
         fault=["bascula=overload"],
@@ -222,6 +223,7 @@ async def test_simulated_cart_plays_a_scenario_on_every_device(no_leaked_tasks) 
         assert [(t, r.user_id) for t, r in cart.ble.bp.memory] == [
             (t, 2) for t, _ in cart.ble.bp.memory
         ]
+        assert cart.ble.bp.config.replay_memory is True
         meter = cart.ble.glucometer
         assert meter.clock.skew == timedelta(days=3)
         assert [r.spec.mg_dl for r in meter.records] == [236.0]

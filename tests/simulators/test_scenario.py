@@ -74,6 +74,7 @@ def test_flags_build_a_scenario_by_device_id_or_role() -> None:
         read_only_clock=["glucometro"],
         fault=["bascula=corrupt-checksum", "baumanometro=disconnect"],
         user=["baumanometro=3"],
+        replay_memory=["bp"],
     )
     meter = scenario.device("glucometro")
     assert [r.values for r in meter.stored] == [(236.0,), (98.0,)]
@@ -84,6 +85,7 @@ def test_flags_build_a_scenario_by_device_id_or_role() -> None:
     cuff = scenario.device("baumanometro")
     assert cuff.fault == "disconnect_mid_transfer"
     assert cuff.user_id == 3
+    assert cuff.replay_memory is True
     assert cuff.stored[0].user_id == 2
     assert scenario.device("estadimetro") == DeviceScenario()
 
@@ -128,6 +130,7 @@ def test_toml_file_and_flags_merge_flags_winning() -> None:
         ({"stored": ["baumanometro=150@1d"]}, "SYS/DIA"),
         ({"stored": ["glucometro=98@1d:u2"]}, "glucometers keep no user id"),
         ({"user": ["glucometro=2"]}, "only Bluetooth scales and cuffs"),
+        ({"replay_memory": ["glucometro"]}, "only Bluetooth scales and cuffs replay"),
         ({"no_new_reading": ["estadimetro"]}, "always measures"),
         ({"clock_skew": ["bascula=+3d"]}, "has no clock"),
         ({"clock_skew": ["glucometro"]}, "expected DEVICE=VALUE"),
