@@ -418,6 +418,54 @@ class Store:
 
     # ------------------------------------------------------------------ measuring runs
 
+    def attribution_floor(self, screening_id: int) -> datetime | None:
+        """The instant before which no device record can be this screening's own.
+
+        The cart has one nurse: a record taken while another patient was being attended
+        belongs to that patient's time, never to this screening. So the floor is the
+        latest trace of work on any other screening (created, measured, a reading or a
+        hand entry, completed), and, while another screening opened earlier is still
+        open, this screening's own opening (the grace before it then does not apply:
+        the record could be the open patient's). None: no other screening at all.
+        """
+        with self.session() as s:
+            me = s.get(Screening, screening_id)
+            if me is None:
+                return None
+            others = col(Screening.id) != screening_id
+            marks: list[datetime | None] = [
+                s.exec(select(func.max(Screening.created_at)).where(others)).one(),
+                s.exec(select(func.max(Screening.completed_at)).where(others)).one(),
+                s.exec(
+                    select(func.max(MeasureRun.started_at)).where(
+                        col(MeasureRun.screening_id) != screening_id
+                    )
+                ).one(),
+                s.exec(
+                    select(func.max(MeasureRun.ended_at)).where(
+                        col(MeasureRun.screening_id) != screening_id
+                    )
+                ).one(),
+                s.exec(
+                    select(func.max(MeasurementRecord.received_at)).where(
+                        col(MeasurementRecord.screening_id) != screening_id
+                    )
+                ).one(),
+            ]
+            open_before = s.exec(
+                select(func.count())
+                .select_from(Screening)
+                .where(
+                    others,
+                    col(Screening.status) != ScreeningStatus.COMPLETED,
+                    col(Screening.created_at) <= me.created_at,
+                )
+            ).one()
+            if open_before:
+                marks.append(me.created_at)
+        found = [_aware(m) for m in marks if m is not None]
+        return max(found) if found else None
+
     def start_run(self, screening_id: int, devices: Sequence[str]) -> str:
         """Give the screening's devices to a new run; ScreeningConflict if it cannot have one."""
         run_id = str(uuid.uuid4())
