@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+import serial
 from bleak import BleakClient, BleakScanner
 from bleak.exc import BleakError
 from bleak.uuids import normalize_uuid_16
@@ -228,3 +229,21 @@ async def test_simulated_cart_plays_a_scenario_on_every_device(no_leaked_tasks) 
         assert meter.clock.skew == timedelta(days=3)
         assert [r.spec.mg_dl for r in meter.records] == [236.0]
         assert meter.config.reading_on_connect is None
+
+
+async def test_scenario_faults_reach_the_devices(no_leaked_tasks) -> None:
+    scenario = apply_flags(
+        Scenario(), fault=["bascula=overload", "glucometro=silence", "baumanometro=truncation"]
+    )
+    async with SimulatedCart(fast=True, scenario=scenario) as cart:
+        # a switched-off meter is still configured: the cart looks for it and finds nothing
+        (meter,) = [d for d in cart.devices if d.id == "glucometro"]
+        assert meter.transport == "ble"
+        assert cart.ble is not None
+        assert cart.ble.glucometer is None
+        assert cart.ble.bp is not None
+        assert cart.ble.bp.config.fault.value == "malformed_value"
+        (scale,) = [d for d in cart.devices if d.id == "bascula"]
+        with serial.Serial(scale.port, 9600, timeout=5) as port:
+            line = await asyncio.to_thread(port.readline)
+    assert line.startswith(b"OL,")  # the A&D over-range header, no weight

@@ -82,7 +82,12 @@ def test_devices_outlive_a_service_restart(tmp_path: Path) -> None:
         assert sim.proc.poll() is None
 
         with serve_process(tmp_path, sim) as cart, client_for(cart) as client:
-            second = measure(client, screening_for(client, PATIENT_B), devices)
+            sid = screening_for(client, PATIENT_B)
+            # device clocks stamp whole seconds: a fast cuff's reading taken in the very
+            # second B's screening opened reads as older than that opening (A's is still
+            # open) and is refused; a real cuff takes ~30 s, so pace the nurse like one
+            time.sleep(1.1)
+            second = measure(client, sid, devices)
 
     for screening in (first, second):
         got = values(screening)
