@@ -193,7 +193,9 @@ class Window:
                 f"{self.start.isoformat()}",
                 STALE_ES.format(when=when),
             )
-        if self.floor is not None and at < self.floor:
+        # device clocks stamp whole seconds at best: a record in the floor's own second
+        # is not judged earlier than it
+        if self.floor is not None and at < self.floor.replace(microsecond=0):
             return Refusal(
                 "other_screening",
                 f"record taken at {at.isoformat()}, before the last work on another screening "

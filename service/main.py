@@ -72,7 +72,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 fast=settings.simulate and settings.fast_simulators,
             )
         )
-        manager = DeviceManager(configs, **extras)
+        manager = DeviceManager(
+            configs,
+            set_clocks=settings.set_device_clocks,
+            clock_skew_s=settings.clock_skew_s,
+            **extras,
+        )
         # the SIC outbox worker (issue 7): None unless CART_SIC_BASE_URL is set
         sic_worker = start_sic_worker(settings, store)
         app.state.sic_worker = sic_worker

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from cart.devices import DeviceConfig, Role
+from simulators.accutorr_cycles import CycleCuff
 from simulators.faults import Fault
 from simulators.serial_scale import ScaleConfig, SerialScaleSimulator
 from tests.helpers import running_app, write_devices
-from tests.service.cuff import CycleCuff
 from tests.service.support import (
     API,
     curp,
