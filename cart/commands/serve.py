@@ -6,7 +6,12 @@ import argparse
 import socket
 import sys
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from cart.commands._scenario_args import add_scenario_arguments, has_scenario, scenario_from_args
+
+if TYPE_CHECKING:
+    from cart.config import Settings
 
 NAME = "serve"
 HELP = "run the cart's local service and kiosk UI"
@@ -21,16 +26,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, help="port (default 8000, CART_PORT)")
     parser.add_argument("--database-url", help="SQLAlchemy URL (CART_DATABASE_URL)")
     parser.add_argument("--devices-file", help="devices.toml path (CART_DEVICES_FILE)")
+    # with --simulate: what the simulated devices hold and do (`cart simulate --help`)
+    add_scenario_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    import logging
-
-    import uvicorn
     from pydantic import ValidationError
 
     from cart.config import load_settings
-    from service.main import create_app
 
     overrides: dict[str, object] = {}
     if args.simulate:
@@ -46,10 +49,7 @@ def run(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         print(f"cart serve: invalid settings: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # bind first: a busy port must fail before the simulators start and rewrite the
+    # bind first: a busy port must fail before any simulator starts and rewrites the
     # devices file with ports nobody will serve
     try:
         sock = _bind(settings.host, settings.port)
@@ -60,6 +60,41 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    try:
+        return _serve(args, settings, sock)
+    finally:
+        sock.close()
+
+
+def _serve(args: argparse.Namespace, settings: Settings, sock: socket.socket) -> int:
+    import logging
+
+    import uvicorn
+
+    from service.main import create_app
+
+    background = None
+    if has_scenario(args):
+        if not settings.simulate:
+            print("cart serve: scenario options need --simulate", file=sys.stderr)
+            return 2
+        from simulators.background import BackgroundCart
+        from simulators.scenario import ScenarioError
+
+        try:
+            scenario = scenario_from_args(args)
+        except ScenarioError as exc:
+            print(f"cart serve: bad scenario: {exc}", file=sys.stderr)
+            return 2
+        # the scenario's devices run beside the service, reached as `cart simulate`'s are
+        background = BackgroundCart(scenario, fast=settings.fast_simulators)
+        background.start(settings.devices_file)
+        settings = settings.model_copy(
+            update={"simulate": False, "ble_transport": background.ble_transport}
+        )
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     app = create_app(settings)
     config = uvicorn.Config(
         app,
@@ -78,7 +113,8 @@ def run(args: argparse.Namespace) -> int:
         # uvicorn re-raises the Ctrl-C it already handled (a clean shutdown): no traceback
         return 130
     finally:
-        sock.close()
+        if background is not None:
+            background.stop()
     return 0
 
 
