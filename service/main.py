@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
@@ -21,11 +21,14 @@ from cart.drivers.radio import driver_extras
 from cart.store import Store, create_db_engine, migrate
 from service.api.main import api_router
 from service.api.middleware import RequestGuard
-from service.auth import SESSION_COOKIE
+from service.api.routes.health import health
+from service.api.routes.summary import router as summary_router
+from service.auth import SESSION_COOKIE, patient_user
 from service.demo import DEMO_PIN, DEMO_USERNAME, ensure_demo_nurse
 from service.device_manager import DeviceManager
 from service.errors import ACCESS_RESPONSES, install_error_handlers
 from service.openapi import install_openapi
+from service.schemas import HealthPublic
 from service.security import BearerForRemoteClients, install_log_redaction
 from service.sic_worker import start_sic_worker, stop_sic_worker
 from service.state import CartState
@@ -123,6 +126,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # added last, so it runs first: a foreign Host or Origin never reaches the token check
     app.add_middleware(RequestGuard, allowed_hosts=[*settings.allowed_hosts, settings.host])
     app.include_router(api_router, prefix="/api/v1", responses=ACCESS_RESPONSES)
+    # the usual probe path of load balancers and monitors, same answer as /api/v1/health
+    app.add_api_route("/health", health, methods=["GET"], response_model=HealthPublic)
+    # the printable summary, a page outside the API: patient data, so a nurse's session
+    app.include_router(
+        summary_router, dependencies=[Depends(patient_user)], responses=ACCESS_RESPONSES
+    )
     install_openapi(app)  # error bodies and the bearer token, declared
 
     @app.get("/", include_in_schema=False)

@@ -9,7 +9,17 @@ from fastapi import APIRouter
 api_router = APIRouter()
 
 #: route modules in service.api.routes, each exporting ``router``
-ROUTES = ("health", "session", "devices", "patients", "screenings", "classify", "sync", "audit")
+ROUTES = (
+    "health",
+    "session",
+    "devices",
+    "patients",
+    "screenings",
+    "classify",
+    "sync",
+    "reports",
+    "audit",
+)
 
 for name in ROUTES:
     module = importlib.import_module(f"service.api.routes.{name}")

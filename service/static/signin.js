@@ -17,7 +17,8 @@ form.addEventListener("submit", async (event) => {
       body: JSON.stringify(body),
     });
     if (resp.ok) {
-      window.location.assign("/");
+      // back to where the kiosk was (the redirect here kept its #/screenings/N)
+      window.location.assign("/" + window.location.hash);
       return;
     }
     const data = await resp.json().catch(() => ({}));
