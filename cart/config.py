@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     db_busy_timeout_s: float = Field(default=30.0, gt=0, le=600)
     """How long an SQLite write waits for a lock before the API answers 503."""
     simulate: bool = False
+    demo_nurse: bool = False
+    """Create the demo nurse (the simulated cart does, with or without this)."""
     fast_simulators: bool = False
     """Simulators with near-zero delays (tests, demos)."""
     ble_transport: str | None = None

@@ -92,7 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.cart = CartState(
             settings=settings, store=store, devices=manager, sic_worker=sic_worker
         )
-        if settings.simulate:
+        if settings.simulate or settings.demo_nurse:
             await asyncio.to_thread(ensure_demo_nurse, app.state.cart.accounts)
             log.warning(
                 "simulated cart: sign in at http://%s:%d as user %r with PIN %s",

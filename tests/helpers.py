@@ -16,6 +16,8 @@ from fastapi import FastAPI
 
 from cart.config import Settings
 from cart.devices import DeviceConfig, dump_devices
+from cart.store import create_db_engine, migrate
+from cart.store.accounts import Accounts
 from cart.users import Role, hash_pin
 from service.demo import DEMO_PIN, DEMO_USERNAME
 from service.main import create_app
@@ -35,6 +37,8 @@ def write_devices(path: Path, devices: list[DeviceConfig]) -> Path:
 
 #: the PIN of every user the tests create
 TEST_PIN = "135790"
+#: the nurse that processes started by the tests sign in as
+TEST_NURSE = "test-nurse"
 
 
 @functools.cache
@@ -102,3 +106,15 @@ def add_user_cli(cwd: Path, username: str, role: str = "nurse", pin: str = TEST_
         check=False,
     )
     assert done.returncode == 0, done.stderr
+
+
+def ensure_test_nurse(database_url: str) -> None:
+    """Create :data:`TEST_NURSE` (PIN :data:`TEST_PIN`) in the database unless she exists."""
+    engine = create_db_engine(database_url)
+    try:
+        migrate(engine)
+        accounts = Accounts(engine)
+        if accounts.by_name(TEST_NURSE) is None:
+            accounts.add_user(TEST_NURSE, "Test nurse", Role.NURSE, pin_hash=_test_pin_hash())
+    finally:
+        engine.dispose()

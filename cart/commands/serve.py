@@ -91,7 +91,11 @@ def _serve(args: argparse.Namespace, settings: Settings, sock: socket.socket) ->
         background = BackgroundCart(scenario, fast=settings.fast_simulators)
         background.start(settings.devices_file)
         settings = settings.model_copy(
-            update={"simulate": False, "ble_transport": background.ble_transport}
+            update={
+                "simulate": False,
+                "ble_transport": background.ble_transport,
+                "demo_nurse": True,  # still a simulated cart: the quick start's nurse
+            }
         )
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

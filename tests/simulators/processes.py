@@ -29,7 +29,7 @@ from pathlib import Path
 import httpx
 
 from cart.devices import DeviceConfig, load_devices
-from tests.helpers import free_port
+from tests.helpers import TEST_NURSE, TEST_PIN, ensure_test_nurse, free_port
 
 __all__ = ["ServedCart", "SimulatorProcess", "serve_process", "simulate_process"]
 
@@ -169,6 +169,7 @@ def serve_process(
         values["CART_BLE_TRANSPORT"] = simulator.ble_transport
     folder = tmp_path / "serve"
     folder.mkdir(exist_ok=True)
+    ensure_test_nurse(database_url)  # patient data needs a signed-in user
     proc, output = _start(["serve", "--port", str(port)], folder, values)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -185,3 +186,15 @@ def serve_process(
         yield ServedCart(proc, base, database_url, output)
     finally:
         _stop(proc)
+
+
+def signed_in_client(base_url: str) -> httpx.Client:
+    """An API client of ``base_url`` signed in as the test nurse (:func:`serve_process`
+    made her); a new one after each restart, as sessions end with the service."""
+    signed = httpx.post(
+        f"{base_url}/api/v1/session",
+        json={"username": TEST_NURSE, "pin": TEST_PIN},
+        timeout=60,
+    )
+    assert signed.status_code == 200, signed.text
+    return httpx.Client(base_url=base_url, timeout=60, cookies=signed.cookies)

@@ -14,13 +14,14 @@ from typing import Any
 
 import httpx
 
-from tests.helpers import free_port
+from tests.helpers import free_port, sign_in
 from tests.service.support import API, PATIENT, Event, curp, parse_sse
 from tests.simulators.processes import (
     CART,
     START_TIMEOUT_S,
     ServedCart,
     serve_process,
+    signed_in_client,
     simulate_process,
 )
 
@@ -66,7 +67,7 @@ def values(screening: dict[str, Any]) -> dict[str, float | None]:
 
 
 def client_for(cart: ServedCart) -> httpx.Client:
-    return httpx.Client(base_url=cart.base_url, timeout=60)
+    return signed_in_client(cart.base_url)
 
 
 def test_devices_outlive_a_service_restart(tmp_path: Path) -> None:
@@ -135,6 +136,7 @@ def test_cart_serve_simulate_plays_a_scenario_file(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, "cart serve did not come up"
             time.sleep(0.1)
         with httpx.Client(base_url=base, timeout=60) as client:
+            sign_in(client)  # the simulated cart's demo nurse
             screening = measure(client, screening_for(client, PATIENT), ["bascula", "glucometro"])
     finally:
         proc.terminate()
