@@ -57,6 +57,10 @@ CS_CLASSIFIER: Final = f"{NS}/CodeSystem/classifier"
 CS_CONDITION: Final = f"{NS}/CodeSystem/mido-condition"
 CS_MIDO_LABEL: Final = f"{NS}/CodeSystem/mido-label"
 CS_DEVICE_ROLE: Final = f"{NS}/CodeSystem/device-role"
+OBS_ID_SYSTEM: Final = f"{NS}/sid/phd-observation"
+"""System of the PHD-style Observation identifiers (never a ``urn:uuid``: see fhir.py)."""
+DEVICE_ID_SYSTEM: Final = f"{NS}/sid/device"
+RISK_ID_SYSTEM: Final = f"{NS}/sid/risk-assessment"
 
 # MDC device types and specializations (partition 8 * 65536 + term)
 MDC_PHG: Final = ("531981", "MDC_MOC_VMS_MDS_AHD")
