@@ -61,12 +61,47 @@ for (const file of ['fhir/r4/search-parameters.json']) {
   indexSearchParameterBundle(perType(readJson(file)));
 }
 
+// R4's bp profile slices Observation.component by value on code.coding.code and
+// code.coding.system, where code.coding is itself sliced; Medplum's validator does not
+// follow a discriminator into a nested slice and then finds no SystolicBP even in a
+// correct panel. The same constraint as a pattern on each slice's code (what later
+// versions of the profile say) is one it checks: rewrite those slicings that way.
+function componentSlicesAsPatterns(sd) {
+  const elements = sd.snapshot?.element ?? [];
+  const root = elements.find((e) => e.id === 'Observation.component' && e.slicing);
+  const paths = (root?.slicing?.discriminator ?? []).map((d) => d.path).sort().join(',');
+  if (paths !== 'code.coding.code,code.coding.system') {
+    return sd;
+  }
+  const copy = structuredClone(sd);
+  const els = copy.snapshot.element;
+  els.find((e) => e.id === 'Observation.component').slicing.discriminator = [
+    { type: 'pattern', path: 'code' },
+  ];
+  for (const el of els) {
+    const m = /^Observation\.component:([^.]+)\.code$/.exec(el.id);
+    if (!m) continue;
+    const coding = {};
+    for (const sub of els) {
+      const n = new RegExp(`^Observation\\.component:${m[1]}\\.code\\.coding:[^.]+\\.(system|code)$`).exec(sub.id);
+      if (n && (sub.fixedUri || sub.fixedCode)) coding[n[1]] = sub.fixedUri ?? sub.fixedCode;
+    }
+    if (coding.system && coding.code) el.patternCodeableConcept = { coding: [coding] };
+  }
+  // the nested coding slices say nothing the pattern does not, and trip the same limit
+  copy.snapshot.element = els.filter((e) => !/^Observation\.component:[^.]+\.code\.coding:/.test(e.id));
+  for (const el of copy.snapshot.element) {
+    if (/^Observation\.component:[^.]+\.code\.coding$/.test(el.id)) delete el.slicing;
+  }
+  return copy;
+}
+
 // The R4 profiles shipped in profiles-others.json (vitalsigns, bp, bodyweight, ...), by URL.
 const profiles = new Map();
 for (const entry of readJson('fhir/r4/profiles-others.json').entry ?? []) {
   const sd = entry.resource;
   if (sd?.resourceType === 'StructureDefinition' && sd.url) {
-    profiles.set(sd.url, sd);
+    profiles.set(sd.url, componentSlicesAsPatterns(sd));
   }
 }
 

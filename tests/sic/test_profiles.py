@@ -1,0 +1,71 @@
+"""Every Bundle the SIC tests build passes R4 core and the vital-signs profiles (bp,
+bodyweight, bodyheight, heartrate, bmi, vitalsigns) in a real validator: Medplum core's,
+served by the Medplum test server."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from cart.sic.fhir import build_bundle
+from cart.sic.model import ScreeningExport
+from cart.store import Store
+from tests.sic.profiles import problems
+from tests.sic.support import GATEWAY, FhirServer, screenings
+from tests.sic.test_mapping import T0, _m, edge_screening
+
+
+def _manual_bp() -> ScreeningExport:
+    rows = (
+        _m(1, "systolic_pressure", 132, "mm[Hg]", manual_entry=True, flags=("manual_entry",)),
+        _m(2, "diastolic_pressure", 86, "mm[Hg]", manual_entry=True, flags=("manual_entry",)),
+        _m(3, "pulse_rate", 71, "/min", manual_entry=True, flags=("manual_entry",)),
+    )
+    return ScreeningExport(5, T0, edge_screening().patient, rows, None, "nom")
+
+
+def test_every_bundle_passes_r4_core_and_vital_signs(medplum_server: FhirServer, store: Store):
+    bundles = [build_bundle(edge_screening(), GATEWAY), build_bundle(_manual_bp(), GATEWAY)]
+    for sid in screenings(store, 2):
+        rows = store.screening_rows(sid)
+        assert rows is not None
+        bundles.append(build_bundle(ScreeningExport.from_rows(rows), GATEWAY))
+    for bundle in bundles:
+        assert problems(medplum_server.base_url, bundle) == []
+
+
+def _panel(bundle: dict[str, Any]) -> dict[str, Any]:
+    (entry,) = [
+        e
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "Observation"
+        and e["resource"]["code"]["coding"][0]["code"] == "85354-9"
+    ]
+    return entry
+
+
+@pytest.mark.parametrize(
+    ("damage", "expected"),
+    [
+        (lambda r: r["component"].pop(1), "DiastolicBP"),
+        (lambda r: r.pop("effectiveDateTime"), "effective"),
+        (lambda r: r.pop("category"), "Observation.category"),
+        (lambda r: r.pop("subject"), "subject"),
+    ],
+    ids=["no-diastolic", "no-effective-time", "no-vital-signs-category", "no-subject"],
+)
+def test_the_validator_catches_what_the_profiles_forbid(
+    medplum_server: FhirServer, damage: Any, expected: str
+):
+    """The check is real: a broken panel fails it.
+
+    Not checked by this validator (Medplum core leaves terminology to its server):
+    required value-set bindings (``status: "bogus"`` passes) and fixed values nested in
+    a component slice (a ``mmHg`` UCUM code passes)."""
+    bundle = copy.deepcopy(build_bundle(_manual_bp(), GATEWAY))
+    damage(_panel(bundle)["resource"])
+    found = problems(medplum_server.base_url, bundle)
+    assert found
+    assert any(expected in p for p in found), found
