@@ -105,10 +105,16 @@ async def deliver_in_steps(
     *,
     step_size: int = 8,
     concurrency: int = 1,
+    first_phase: asyncio.Lock | None = None,
 ) -> StepResult:
     """Post the phases in order; the chunks of one phase may go ``concurrency`` at a time.
 
     ``accepted`` is the adapter's check of a 2xx answer (it raises on a non-FHIR one).
+    ``first_phase``: held while the first phase (Patient, Devices) goes, when several
+    screenings are delivered at once. They share resources (the gateway Device, a
+    patient screened twice), and FHIR does not require a server to serialize two
+    concurrent conditional creates of the same resource: one that does not creates both,
+    and every later conditional create of it fails with 412.
     """
     result = StepResult()
     ids: dict[str, str] = {}
@@ -123,8 +129,12 @@ async def deliver_in_steps(
         async with gate:
             return chunk, await send(body)
 
-    for phase in plan_steps(bundle, step_size):
-        answers = await asyncio.gather(*(post(chunk) for chunk in phase))
+    for number, phase in enumerate(plan_steps(bundle, step_size)):
+        if number == 0 and first_phase is not None:
+            async with first_phase:
+                answers = await asyncio.gather(*(post(chunk) for chunk in phase))
+        else:
+            answers = await asyncio.gather(*(post(chunk) for chunk in phase))
         result.requests += len(answers)
         for chunk, response in answers:
             if not 200 <= response.status_code < 300:

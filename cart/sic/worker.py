@@ -172,6 +172,7 @@ class SicWorker:
         self.step_size = max(1, step_size)
         self.concurrency = max(1, concurrency)
         """Screenings in flight at once (and chunks of one step)."""
+        self._first_phase = asyncio.Lock()
         parts = urlsplit(self.base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("the SIC base URL must be an http(s) URL")
@@ -301,18 +302,19 @@ class SicWorker:
                 return await self._deliver_in_steps(self.adapter, export)
             response = await self._send(request)
             if (
-                self.delivery == "auto"
+                self.delivery != "transaction"  # "steps": another delivery just switched
                 and isinstance(self.adapter, FhirTransactionAdapter)
                 and refuses_size(response.status_code, response.content)
             ):
-                log.info(
-                    "sic: the destination refused a %d-byte transaction (HTTP %s): "
-                    "delivering in steps of %d from now on",
-                    len(request.content),
-                    response.status_code,
-                    self.step_size,
-                )
-                self.delivery = "steps"
+                if self.delivery == "auto":
+                    log.info(
+                        "sic: the destination refused a %d-byte transaction (HTTP %s): "
+                        "delivering in steps of %d from now on",
+                        len(request.content),
+                        response.status_code,
+                        self.step_size,
+                    )
+                    self.delivery = "steps"
                 return await self._deliver_in_steps(self.adapter, export)
         except httpx.TimeoutException as exc:
             if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
@@ -344,6 +346,7 @@ class SicWorker:
                 adapter.accepted,
                 step_size=self.step_size,
                 concurrency=self.concurrency,
+                first_phase=self._first_phase if self.concurrency > 1 else None,
             )
         except UnexpectedResponse as exc:
             return self._down(f"unexpected answer: {exc}")

@@ -6,7 +6,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from cart.sic import RetryPolicy
-from cart.sic.fhir import build_bundle
+from cart.sic.codes import DEVICE_ID_SYSTEM
+from cart.sic.fhir import build_bundle, gateway_identifier
 from cart.sic.model import ScreeningExport
 from cart.sic.steps import plan_steps, refuses_size
 from cart.store import Store
@@ -68,13 +69,20 @@ async def test_auto_delivery_fits_the_server_and_a_resend_changes_nothing(
 
 
 async def test_concurrent_delivery_is_exactly_once_too(fhir_server: FhirServer, store: Store):
-    sids = screenings(store, 6)
+    """Eight at once, ``auto``: on Medplum all eight first transactions are refused for
+    their size, and each goes on in steps (not only the one that switched the worker)."""
+    sids = screenings(store, 16)
     policy = RetryPolicy(backoff_base=0.05, backoff_max=0.2, timeout=10, page_size=50)
     async with make_worker(
-        store, fhir_server.base_url, delivery=fhir_server.delivery, concurrency=4, policy=policy
+        store, fhir_server.base_url, delivery="auto", concurrency=8, policy=policy
     ) as worker:
         report = await worker.sync_pass()
-    assert (report.sent, report.rejected) == (6, 0)
+    assert (report.sent, report.rejected) == (16, 0)
+    # the gateway Device is in every screening: created once, whoever came first
+    gateways = fhir_server.total(
+        "Device", identifier=f"{DEVICE_ID_SYSTEM}|{gateway_identifier(GATEWAY)}"
+    )
+    assert gateways == 1
     for sid in sids:
         assert fhir_server.holdings(store, sid)["Observation"] == expected_observations(store, sid)
         assert fhir_server.holdings(store, sid)["Patient"] == 1
