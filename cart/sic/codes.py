@@ -41,6 +41,7 @@ CURP_SYSTEM: Final = "urn:oid:2.16.840.1.113883.4.629"
 URI_SYSTEM: Final = "urn:ietf:rfc:3986"
 """Identifier system meaning "the value is itself a URI" (our values are ``urn:uuid:``)."""
 OBS_CATEGORY: Final = "http://terminology.hl7.org/CodeSystem/observation-category"
+PHD_CATEGORY: Final = "http://hl7.org/fhir/uv/phd/CodeSystem/PhdObservationCategories"
 DAR_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
 POCD_STATUS: Final = "http://hl7.org/fhir/uv/pocd/CodeSystem/measurement-status"
 ACT_REASON: Final = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
@@ -165,7 +166,7 @@ FLAG_STATUS: Final[Mapping[str, str]] = {
 }
 """Device flag -> PoCD measurement-status (exceeding the range is ``in-alarm``)."""
 
-METHOD_FLAGS: Final = frozenset({"manual_entry", "average"})
+METHOD_FLAGS: Final = frozenset({"manual_entry", "average", "calculated"})
 """Flags that say how the value was obtained: ``method``, not ``interpretation``."""
 
 TEST_DATA_FLAGS: Final = frozenset({"control_solution", "test_data", "demo_data"})

@@ -172,6 +172,7 @@ class _Builder:
             "identifier": _ident(C.DEVICE_ID_SYSTEM, gateway_identifier(g)),
             "deviceName": [{"name": g.name, "type": "user-friendly-name"}],
             "manufacturer": "mido-cart",
+            "modelNumber": "MIDO screening cart",
             "serialNumber": g.system_id,
             "type": {
                 "coding": [_coding(C.MDC, C.MDC_PHG[0], C.MDC_PHG[1])],
@@ -248,7 +249,14 @@ class _Builder:
         device = self.device_for(first)
         if device is not None:
             obs["device"] = {"reference": device}
-        if first.manual_entry or "manual_entry" in flags:
+            # PHD IG: the "phd" category slice marks what a personal health device measured
+            obs["category"].append({"coding": [_coding(C.PHD_CATEGORY, "phd")]})
+        if "calculated" in flags:
+            obs["method"] = {
+                "coding": [_coding(C.CS_METHOD, "calculated", "Calculated by the cart")],
+                "text": "Calculado de peso y talla",
+            }
+        elif first.manual_entry or "manual_entry" in flags:
             obs["method"] = {
                 "coding": [_coding(C.CS_METHOD, "manual-entry", "Entered by hand")],
                 "text": "Captura manual",
@@ -386,6 +394,10 @@ class _Builder:
                 order.append(("simple", r))
         # weight and height first so that a computed BMI can point at them
         order.sort(key=lambda item: 0 if _kind_of(item) in ("body_weight", "body_height") else 1)
+        derived = _derived_bmi(rows)
+        if derived is not None:  # right after the weights and heights it comes from
+            at = sum(1 for item in order if _kind_of(item) in ("body_weight", "body_height"))
+            order.insert(at, ("simple", derived))
         for what, item in order:
             if what == "panel":
                 assert isinstance(item, str)
@@ -426,6 +438,32 @@ def _with_full_urls(bundle: Resource, new_url: Callable[[], str]) -> Resource:
             {**entry, "fullUrl": urls[entry["fullUrl"]], "resource": swap(entry["resource"])}
         )
     return {**bundle, "entry": entries}
+
+
+def _derived_bmi(rows: Sequence[ExportMeasurement]) -> ExportMeasurement | None:
+    """A BMI computed from the (first) weight and height when no row carries one."""
+    if any(r.kind == "bmi" for r in rows):
+        return None
+    weight = [r for r in rows if r.kind == "body_weight" and r.value and r.unit == "kg"]
+    height = [r for r in rows if r.kind == "body_height" and r.value and r.unit == "cm"]
+    if not weight or not height:
+        return None
+    w, h = weight[0], height[0]
+    assert w.value is not None
+    assert h.value is not None
+    return ExportMeasurement(
+        id=max(w.id, h.id),
+        reading_id=f"bmi:{w.reading_id}:{h.reading_id}",
+        kind="bmi",
+        value=round(w.value / (h.value / 100) ** 2, 1),
+        unit="kg/m2",
+        loinc=None,
+        special=None,
+        flags=("calculated",),
+        received_at=max(w.received_at, h.received_at),
+        measured_at=max(m for m in (w.measured_at, h.measured_at, w.received_at) if m),
+        manual_entry=True,  # no device measured it: no device, no PHD identity
+    )
 
 
 def _kind_of(item: tuple[str, ExportMeasurement | str]) -> str:
@@ -527,9 +565,10 @@ def _interpretation(flags: Iterable[str]) -> list[Resource]:
     out = []
     for flag in flags:
         coding = [_coding(C.CS_DEVICE_FLAG, flag)]
-        status = C.FLAG_STATUS.get(flag)
-        if status is not None:
-            coding.insert(0, _coding(C.POCD_STATUS, status))
+        # PHD IG: each device-status interpretation carries a measurement-status code;
+        # a flag without a specific one says the device doubts its value
+        status = C.FLAG_STATUS.get(flag, "questionable")
+        coding.insert(0, _coding(C.POCD_STATUS, status))
         out.append({"coding": coding, "text": flag.replace("_", " ")})
     return out
 

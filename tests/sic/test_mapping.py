@@ -209,7 +209,7 @@ def test_blood_pressure_is_a_panel_with_components_and_pulse_is_separate(bundles
     )
     assert [p["valueQuantity"]["code"] for p in pulses] == ["/min", "/min"]
     # the second reading flagged an irregular pulse: it is an interpretation on both
-    assert evaluate(pulses[1], "interpretation.coding.code") == ["irregular_pulse"]
+    assert evaluate(pulses[1], "interpretation.coding.code") == ["questionable", "irregular_pulse"]
     edge_panel = evaluate(
         bundles[1],
         "Bundle.entry.resource.ofType(Observation).where(code.coding.code contains '85354-9')",
@@ -436,3 +436,44 @@ def test_the_bp_average_is_marked_and_derived_from_the_readings():
         "Bundle.entry.resource.ofType(Observation).where(code.coding.code contains '8867-4')",
     )
     assert len(pulses[2]["derivedFrom"]) == 2
+
+
+def test_phd_category_device_status_and_gateway_model(bundles):
+    edge = bundles[1]
+    observations = _resources(edge, "Observation")
+    for obs in observations:
+        phd = [c for cat in obs["category"] for c in cat["coding"] if c["code"] == "phd"]
+        # the PHD slice marks what a device measured, not what was typed or computed
+        assert bool(phd) == ("device" in obs), obs["code"]["text"]
+        for interpretation in obs.get("interpretation", []):
+            systems = [c["system"] for c in interpretation["coding"]]
+            assert systems[0] == "http://hl7.org/fhir/uv/pocd/CodeSystem/measurement-status"
+    gateway = _resources(edge, "Device")[0]
+    assert gateway["manufacturer"] == "mido-cart"
+    assert gateway["modelNumber"]
+
+
+def test_bmi_is_derived_from_weight_and_height_when_no_device_reports_one():
+    rows = (
+        _m(1, "body_weight", 80.0, "kg", device_id="bascula", protocol="and.weighing"),
+        _m(2, "body_height", 170.0, "cm", device_id="estadimetro", protocol="modbus.rtu"),
+    )
+    export = ScreeningExport(6, T0, edge_screening().patient, rows, None, "nom")
+    bundle = build_bundle(export, GATEWAY)
+    observations = _resources(bundle, "Observation")
+    assert [o["code"]["coding"][0]["code"] for o in observations] == [
+        "29463-7",
+        "8302-2",
+        "39156-5",
+    ]
+    bmi = observations[2]
+    assert bmi["valueQuantity"]["value"] == 27.7  # 80 / 1.70 ** 2
+    assert bmi["method"]["coding"][0]["code"] == "calculated"
+    assert "device" not in bmi
+    urls = [e["fullUrl"] for e in bundle["entry"] if e["resource"] in observations[:2]]
+    assert [d["reference"] for d in bmi["derivedFrom"]] == urls
+    again = build_bundle(export, GATEWAY)
+    assert _identifiers(again) == _identifiers(bundle)  # stable like any other
+    # the edge screening has a BMI row: no second one is added
+    edge = _resources(build_bundle(edge_screening(), GATEWAY), "Observation")
+    assert [o["code"]["coding"][0]["code"] for o in edge].count("39156-5") == 1

@@ -27,7 +27,22 @@ def _manual_bp() -> ScreeningExport:
 
 
 def test_every_bundle_passes_r4_core_and_vital_signs(medplum_server: FhirServer, store: Store):
-    bundles = [build_bundle(edge_screening(), GATEWAY), build_bundle(_manual_bp(), GATEWAY)]
+    derived_bmi = ScreeningExport(
+        6,
+        T0,
+        edge_screening().patient,
+        (
+            _m(1, "body_weight", 80.0, "kg", device_id="bascula", protocol="and.weighing"),
+            _m(2, "body_height", 170.0, "cm", device_id="estadimetro", protocol="modbus.rtu"),
+        ),
+        None,
+        "nom",
+    )
+    bundles = [
+        build_bundle(edge_screening(), GATEWAY),
+        build_bundle(_manual_bp(), GATEWAY),
+        build_bundle(derived_bmi, GATEWAY),
+    ]
     for sid in screenings(store, 2):
         rows = store.screening_rows(sid)
         assert rows is not None
