@@ -99,6 +99,8 @@ class Case:
     """False for the fault-free baseline row."""
     expect: Reading | None = None
     """A complete reading that differs from the family's (e.g. a HI glucose special)."""
+    memory: Reading | None = None
+    """What the driver returns when it differs from the family's ``memory``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +123,9 @@ class Family:
     launch: Launcher
     todo: str | None = None
     """Set when the family cannot be run yet (its simulator is missing)."""
+    memory: Reading | None = None
+    """What the driver returns for a device that keeps records: its whole memory (the
+    orchestrator stores the newest record, ``expected``); None: ``expected``."""
 
 
 class NotApplicable(Exception):
@@ -151,6 +156,8 @@ class Cell:
     note: str = ""
     """Why a cell is n/a or TODO."""
     expected: Reading = ()
+    returned: Reading | None = None
+    """What the driver should return when not ``expected`` (a device's whole memory)."""
 
     @property
     def outcome(self) -> str:
@@ -174,8 +181,9 @@ class Cell:
         if d.error != o.error:
             out.append(f"driver says {d.error or OK}, orchestrator says {o.error or OK}")
         if d.error is None:
-            if _bag(d.reading) != _bag(self.expected):
-                out.append(f"driver returned {list(d.reading)}, expected {list(self.expected)}")
+            returned = self.expected if self.returned is None else self.returned
+            if _bag(d.reading) != _bag(returned):
+                out.append(f"driver returned {list(d.reading)}, expected {list(returned)}")
             if d.raw == 0:
                 out.append("driver kept no raw frames")
         else:
@@ -295,8 +303,12 @@ async def _modbus(profile: str, case: Case, stack: contextlib.AsyncExitStack) ->
 BLE_FAMILIES: Final[dict[str, tuple[str, Reading]]] = {
     "ble.weight_scale": ("scale", STATION),
     "ble.blood_pressure": ("bp", PRESSURE),
-    # the simulator's default memory; a screening takes the newest record (latest_only)
+    # a screening takes the newest record of the simulator's default memory
     "ble.glucose": ("glucometer", (("glucose", 104.0),)),
+}
+#: what the drivers of devices with a memory return: every stored record
+BLE_MEMORY: Final[dict[str, Reading]] = {
+    "ble.glucose": (("glucose", 98.0), ("glucose", 142.0), ("glucose", 104.0)),
 }
 BLE_CASES: Final = (
     *(Case(str(f), {"fault": f}, faulty=f is not BleFault.NONE) for f in BleFault),
@@ -334,18 +346,20 @@ def _glucometer_families() -> list[Family]:
         todo = f"{TODO}: simulators.serial_glucometer is not importable ({exc})"
         return [Family(group, "serial glucometers", (), (), _no_launch, todo=todo)]
     frame_faults = (Fault.CHECKSUM, Fault.BROKEN_FRAME, Fault.TRUNCATED)
-    # the simulator's memory holds three older readings and the patient's new one; a
-    # screening takes the newest (``latest_only``, the default from devices.toml)
+    # the simulator's memory holds three older readings and the patient's new one: the
+    # driver returns them all, a screening stores the newest
+    older: Reading = (("glucose", 96.0), ("glucose", 142.0), ("glucose", 118.0))
     newest: Reading = (("glucose", 104.0),)
     high: Reading = (("glucose", None),)  # the new one above range: a HI special
     cases = tuple(
-        replace(c, expect=high) if c.params["fault"] is Fault.OVERLOAD else c
+        replace(c, expect=high, memory=older + high) if c.params["fault"] is Fault.OVERLOAD else c
         for c in _fault_cases(SERIAL_FAULTS)
     ) + tuple(
         Case(f"{f} (first reply only)", {"fault": f, "fault_replies": 1}) for f in frame_faults
     )
     return [
-        Family(group, name, newest, cases, _bind(_serial_glucometer, name)) for name in FAMILIES
+        Family(group, name, newest, cases, _bind(_serial_glucometer, name), memory=older + newest)
+        for name in FAMILIES
     ]
 
 
@@ -425,6 +439,7 @@ def families() -> list[Family]:
                 reading,
                 BLE_CASES,
                 _bind(_ble, name),
+                memory=BLE_MEMORY.get(name),
             )
         )
     out.extend(_glucometer_families())
@@ -492,7 +507,10 @@ async def _orchestrator_run(family: Family, case: Case, store: Store) -> RunResu
 
 async def run_cell(family: Family, case: Case, store: Store) -> Cell:
     expected = family.expected if case.expect is None else case.expect
-    base = Cell(family.group, family.name, case.label, case.faulty, expected=expected)
+    returned = case.memory if case.memory is not None else family.memory
+    base = Cell(
+        family.group, family.name, case.label, case.faulty, expected=expected, returned=returned
+    )
     try:
         driver = await _driver_run(family, case)
         orchestrator = await _orchestrator_run(family, case, store)

@@ -18,8 +18,9 @@ What cannot be zeroed stays and is part of the figures: BLE advertising every 20
 (the LE minimum) before a connection, and the scale simulator's 5 ms retry while its
 pty is full (the driver flushes stale lines on open and waits for the next one).
 
-A run (all untimed set-up first: a new screening by ``POST /screenings``, the patient's
-steps on the simulators) is timed with ``time.perf_counter`` from just before
+A run (all untimed set-up first: a new screening by ``POST /screenings``, a pause of
+``NEXT_PATIENT_S`` so the patient's readings are unambiguously stamped after the screening
+opened, the patient's steps on the simulators) is timed with ``time.perf_counter`` from just before
 ``POST /screenings/{id}/measure`` (202) through the ``end`` event of
 ``GET /screenings/{id}/events`` (SSE over the same keep-alive connection) to the return
 of ``GET /screenings/{id}``, which must show the stored measurements and a
@@ -307,9 +308,9 @@ class BenchCart(SimulatedCart):
         if DEVICE_IDS["stadiometer"] in device_ids and self.rod_sim is not None:
             self.rod_sim.set_value(self.patient.height_cm)  # a new reading starts
         if DEVICE_IDS["glucometer"] in device_ids and self.ble and self.ble.glucometer:
-            self.ble.glucometer.add_record(
-                GlucoseRecord(self.patient.glucose_mg_dl, timedelta(seconds=30))
-            )
+            # the fingerstick happens now: a stored record older than the last work on
+            # another screening is refused (it could be the previous patient's)
+            self.ble.glucometer.add_record(GlucoseRecord(self.patient.glucose_mg_dl, timedelta(0)))
 
     def patient_leaves(self) -> None:
         if self.scale_sim is not None:
@@ -317,6 +318,9 @@ class BenchCart(SimulatedCart):
 
 
 # --------------------------------------------------------------------------- harness
+
+#: untimed pause between two screenings (a real one is minutes; see Harness.measure)
+NEXT_PATIENT_S = 2.1
 
 
 @dataclass(frozen=True)
@@ -339,6 +343,10 @@ class Harness:
         """One timed run of ``device_ids`` (None: every device) on a new screening."""
         created = await self.client.post(f"{API}/screenings", json={"patient_id": self.patient_id})
         created.raise_for_status()
+        # untimed: the patient measures a moment after the screening opened. Device clocks
+        # stamp whole seconds (a clock set over BLE can lag by up to one more), and a record
+        # stamped before the screening opened, while another one is open, is rightly refused
+        await asyncio.sleep(NEXT_PATIENT_S)
         sid = created.json()["id"]
         wanted = list(device_ids) if device_ids else list(DEVICE_IDS.values())
         self.cart.patient_arrives(wanted)

@@ -11,7 +11,9 @@ one stored glucose result, one cuff reading with its pulse):
    device clock is naive, read in the cart's zone and corrected by the clock offset
    measured at connect (device minus cart). It must fall inside the measuring window:
    not before the screening opened (less a small grace) -> ``stale``; not after now
-   (plus the grace) -> ``future``, a clock that cannot be trusted. When the device
+   (plus the grace) -> ``future``, a clock that cannot be trusted; before the last work
+   on another screening (the cart has one nurse: the record was taken while another
+   patient was attended) -> ``other_screening``. When the device
    clock could not be read the timestamp is taken as it is: a wrong clock then refuses
    the record, it never lets one through.
 3. **Memory.** The store keeps every (device identity, record key) downloaded; a record
@@ -60,6 +62,10 @@ OTHER_USER_ES: Final = (
     "La medición es del usuario {theirs} del equipo, no del usuario {ours} configurado en "
     "el carrito: no se asignó al paciente. Seleccione el usuario {ours} en el equipo, mida "
     "de nuevo y presione Reintentar."
+)
+OTHER_SCREENING_ES: Final = (
+    "La medición guardada en el equipo es del {when}, cuando se atendía a otro paciente: "
+    "no se asignó a este paciente. Pida al paciente que se mida ahora y presione Reintentar."
 )
 ALREADY_SEEN_ES: Final = (
     "Esa medición ya se había descargado antes (en otro tamizaje): no se asignó a este "
@@ -157,6 +163,9 @@ class Window:
     skew_threshold_s: float = 300.0
     user_id: int | None = None
     """The device user slot configured for this cart (None: any user)."""
+    floor: datetime | None = None
+    """Aware: the last trace of work on another screening (see Store.attribution_floor):
+    a record taken before it happened while another patient was attended."""
 
     def check(
         self, record: Sequence[Measurement], clock: ClockCheck | None, now: datetime
@@ -183,6 +192,15 @@ class Window:
                 f"record taken at {at.isoformat()}, before the screening opened at "
                 f"{self.start.isoformat()}",
                 STALE_ES.format(when=when),
+            )
+        # device clocks stamp whole seconds at best: a record in the floor's own second
+        # is not judged earlier than it
+        if self.floor is not None and at < self.floor.replace(microsecond=0):
+            return Refusal(
+                "other_screening",
+                f"record taken at {at.isoformat()}, before the last work on another screening "
+                f"at {self.floor.isoformat()}",
+                OTHER_SCREENING_ES.format(when=when),
             )
         if at > now + grace:
             return Refusal(

@@ -26,12 +26,34 @@ def _command_modules() -> list[ModuleType]:
     return sorted(modules, key=lambda m: str(m.NAME))
 
 
+class _FlagsAnywhere(argparse.ArgumentParser):
+    """A command's options may come before, between or after its operands
+    (``cart decode ID --hex PAYLOAD``): plain argparse stops filling positionals at the
+    first option. Parsers with subcommands of their own keep the plain behaviour
+    (argparse's intermixed parsing does not support them)."""
+
+    _intermixing = False
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        if self._intermixing or getattr(self, "_subparsers", None) is not None:
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True  # the intermixed parse calls back into this method
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cart", description="MIDO mobile cart: devices, protocols, screening service."
     )
     parser.add_argument("--version", action="version", version=f"mido-cart {cart.__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_FlagsAnywhere
+    )
     for module in _command_modules():
         cmd = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
         module.configure(cmd)

@@ -13,7 +13,7 @@ import os
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-__all__ = ["now", "set_zone", "zone"]
+__all__ = ["now", "now_aware", "set_zone", "zone"]
 
 _DEFAULT = "America/Mexico_City"
 _zone: ZoneInfo | None = None
@@ -35,3 +35,8 @@ def set_zone(name: str) -> None:
 def now() -> datetime:
     """The local wall-clock time in the cart's zone, naive (what a device display shows)."""
     return datetime.now(zone()).replace(tzinfo=None)
+
+
+def now_aware() -> datetime:
+    """The same instant as :func:`now`, timezone-aware (the cart side of a clock check)."""
+    return datetime.now(zone())

@@ -125,6 +125,16 @@ def reliability(r: dict[str, Any]) -> list[str]:
             f"fds or threads | RSS +{g['rss_mb']:g} MB, fds {g['fds']:+d}, threads "
             f"{g['threads']:+d}, tasks {g['tasks']:+d}: {'ok' if ok else '**failed**'} |"
         )
+    wp = r.get("wrong_patient")
+    if wp:
+        ok = wp["targets"]["ok"]
+        rows.append(
+            f"| Wrong patient ({len(wp['scenarios'])} scenarios x {wp['rounds']} rounds, "
+            "restarts, switches, stale and skewed records, races) | 0 readings stored under "
+            f"a patient who did not take them | {wp['misattributed']} misattributed, "
+            f"{wp['failures']} failed checks in {wp['runs']} runs: "
+            f"{'ok' if ok else '**failed**'} |"
+        )
     return rows
 
 

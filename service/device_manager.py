@@ -38,7 +38,17 @@ class DeviceStatus:
 
 
 class DeviceManager:
-    def __init__(self, configs: list[DeviceConfig], **driver_extra: Any) -> None:
+    def __init__(
+        self,
+        configs: list[DeviceConfig],
+        *,
+        set_clocks: bool = False,
+        clock_skew_s: float = 300.0,
+        **driver_extra: Any,
+    ) -> None:
+        """``set_clocks`` / ``clock_skew_s``: the ``set_device_clocks`` and ``clock_skew_s``
+        settings, each device's defaults (see :func:`cart.drivers.factory.build_driver`)."""
+        driver_extra = {**driver_extra, "set_clocks": set_clocks, "clock_skew_s": clock_skew_s}
         self._status: dict[str, DeviceStatus] = {}
         for cfg in configs:
             try:

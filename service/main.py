@@ -21,6 +21,7 @@ from cart.store import Store, create_db_engine, migrate
 from service.api.main import api_router
 from service.device_manager import DeviceManager
 from service.errors import install_error_handlers
+from service.openapi import install_openapi
 from service.security import BearerForRemoteClients, install_log_redaction
 from service.sic_worker import start_sic_worker, stop_sic_worker
 from service.state import CartState
@@ -72,7 +73,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 fast=settings.simulate and settings.fast_simulators,
             )
         )
-        manager = DeviceManager(configs, **extras)
+        manager = DeviceManager(
+            configs,
+            set_clocks=settings.set_device_clocks,
+            clock_skew_s=settings.clock_skew_s,
+            **extras,
+        )
         # the SIC outbox worker (issue 7): None unless CART_SIC_BASE_URL is set
         sic_worker = start_sic_worker(settings, store)
         app.state.sic_worker = sic_worker
@@ -102,5 +108,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     token = settings.api_token.get_secret_value() if settings.api_token else None
     app.add_middleware(BearerForRemoteClients, token=token)
     app.include_router(api_router, prefix="/api/v1")
+    install_openapi(app)  # error bodies and the bearer token, declared
     app.mount("/", StaticFiles(directory=STATIC, html=True), name="kiosk")
     return app

@@ -57,11 +57,24 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class SicWorkerHealth(BaseModel):
+    """The SIC outbox worker: running, or failing with its last error (never PHI)."""
+
+    state: Literal["starting", "idle", "sending", "paused", "failing", "stopped"]
+    failures: int = Field(description="consecutive failed passes (0 once one succeeds)")
+    last_error: str | None = Field(description="the last failed pass's error, kept as history")
+    last_error_at: datetime | None
+    last_pass_at: datetime | None
+
+
 class HealthPublic(BaseModel):
     status: Literal["ok", "degraded"]
     version: str
     database: str
     devices: dict[str, str]
+    sic_worker: SicWorkerHealth | None = Field(
+        default=None, description="null when CART_SIC_BASE_URL is not set (no worker)"
+    )
 
 
 class DevicePublic(BaseModel):

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests.postgres import INSTALL_HINT, PostgresServer, find_bindir, postgres_required
+
 # Timing belongs in bench/, not in tests: no per-example deadline, so a loaded 2-core CI
 # machine cannot turn a correct property into a flaky failure.
 settings.register_profile(
@@ -68,3 +70,32 @@ async def no_leaked_tasks() -> object:
 @pytest.fixture
 def db_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'cart.db'}"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL cluster for the whole session, started on first use."""
+    bindir = find_bindir()
+    if bindir is None:
+        if postgres_required():
+            pytest.fail(f"CART_REQUIRE_POSTGRES is set but {INSTALL_HINT}")
+        pytest.skip(INSTALL_HINT)
+    server = PostgresServer.start(bindir)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The store's URL, once per database: an SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'cart.db'}"
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    name = server.create_database()
+    try:
+        yield server.url(name)
+    finally:
+        server.drop_database(name)

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from cart.cli import main
 from cart.protocols import all_protocols
 
@@ -45,9 +47,12 @@ def test_unknown_protocol_is_a_typed_error(capsys):
     assert json.loads(capsys.readouterr().out)["error"]["type"] == "UnsupportedMessage"
 
 
-def test_hex_flag_forces_hex(capsys):
+@pytest.mark.parametrize("where", [0, 1, 2], ids=["before-id", "after-id", "last"])
+def test_hex_flag_forces_hex_wherever_it_is(capsys, where):
     payload = b"ST,+00070.50  kg\r\n".hex()
-    assert main(["decode", "--hex", "and.weighing", payload]) == 0
+    args = ["and.weighing", payload]
+    args.insert(where, "--hex")
+    assert main(["decode", *args]) == 0
     assert json.loads(capsys.readouterr().out)["measurements"][0]["value"] == 70.5
 
 

@@ -30,11 +30,15 @@ def _scale(port: str) -> DeviceConfig:
     )
 
 
-async def _run(*args: str) -> subprocess.CompletedProcess[str]:
+async def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     import asyncio
 
     proc = await asyncio.create_subprocess_exec(
-        str(CART), *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        str(CART),
+        *args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=None if env is None else {**os.environ, **env},
     )
     out, err = await proc.communicate()
     assert proc.returncode is not None
@@ -61,6 +65,35 @@ async def test_devices_test_reports_a_silent_scale(tmp_path):
         err = json.loads(tested.stdout)["error"]
         assert err["type"] == "DeviceTimeout"
         assert err["nurse_message"].startswith("La báscula no responde")
+
+
+async def test_devices_test_sets_a_meter_clock_only_when_the_setting_allows(tmp_path):
+    from cart import wallclock
+    from simulators.serial_glucometer import GlucometerConfig, simulator_for
+
+    config = GlucometerConfig.fast(clock_skew_s=3 * 86400)
+    async with simulator_for("onetouch.ultra2", config) as sim:
+        meter = DeviceConfig(
+            "gluco", Role.GLUCOMETER, "onetouch.ultra2", "serial", port=sim.port, timeout_s=3.0
+        )
+        path = write_devices(tmp_path / "devices.toml", [meter])
+        left = await _run("devices", "test", "gluco", "--devices-file", str(path))
+        assert left.returncode == 0, left.stderr
+        assert "device clock" in left.stderr
+        assert "set to" not in left.stderr
+        assert abs((sim.meter_now() - wallclock.now()).total_seconds() - 3 * 86400) < 61
+        allowed = await _run(
+            "devices",
+            "test",
+            "gluco",
+            "--devices-file",
+            str(path),
+            env={"CART_SET_DEVICE_CLOCKS": "true"},
+        )
+        assert allowed.returncode == 0, allowed.stderr
+        assert "set to" in allowed.stderr
+        assert abs((sim.meter_now() - wallclock.now()).total_seconds()) < 61
+        assert len(json.loads(allowed.stdout)) == 4  # every stored record
 
 
 async def test_devices_unknown_id_and_missing_file(tmp_path):

@@ -61,7 +61,9 @@ def test_every_cell_is_a_complete_reading_or_a_typed_error_with_nothing_stored(
         if cell.outcome in (fm.OK, fm.RECOVERED):
             assert d.error is None, where
             assert o.error is None, where
-            assert fm._bag(d.reading) == fm._bag(cell.expected), where
+            # a device with a memory: the driver returns every record, the store the newest
+            returned = cell.expected if cell.returned is None else cell.returned
+            assert fm._bag(d.reading) == fm._bag(returned), where
             assert fm._bag(o.reading) == fm._bag(cell.expected), where
             assert o.rows == len(cell.expected), where
             assert o.raw >= 1, where

@@ -34,6 +34,14 @@ RESULTS = {
         "growth_after_warmup": {"rss_mb": 3.5, "fds": 2, "threads": 0, "tasks": 0},
         "targets": {"rss_growth_le_10_mb": True},
     },
+    "wrong_patient": {
+        "rounds": 2,
+        "runs": 14,
+        "scenarios": {f"s{i}": {} for i in range(7)},
+        "misattributed": 0,
+        "failures": 0,
+        "targets": {"misattributed": 0, "ok": True},
+    },
 }
 
 
@@ -55,6 +63,8 @@ def test_tables_replace_only_their_blocks_and_are_idempotent(tmp_path):
     assert "1,000,000 measurements: screening fetch" in text
     assert "RSS +3.5 MB" in text
     assert "6 completed, 0 integrity failures, 0 lost, 0 missing and 0 duplicated" in text
+    assert "Wrong patient (7 scenarios x 2 rounds" in text
+    assert "0 misattributed, 0 failed checks in 14 runs: ok" in text
     assert "sic_catchup" not in text  # absent benchmarks leave no invented rows
     main([str(data), str(readme)])
     assert readme.read_text() == text

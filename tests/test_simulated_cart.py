@@ -46,15 +46,18 @@ async def test_no_bluetooth_is_touched_without_ble_devices():
 
 
 async def test_each_screening_gets_a_fresh_glucose_reading():
-    """A long-running demo: the second patient's glucometer download is not 'nothing new'."""
+    """A long-running demo: the second patient's glucometer download has a newer record
+    (the meter's whole memory comes back each time; the store decides what is new)."""
     async with SimulatedCart(fast=True, bp="serial") as cart:
         (meter,) = [d for d in cart.devices if d.role.value == "glucometer"]
         async with driver_extras(cart.devices, link=cart.ble_link, fast=True) as extras:
             driver = build_driver(meter, **extras)  # one long-lived driver, as in the service
             first = await driver.measure()
             second = await driver.measure()
-    assert [m.kind.value for m in first] == ["glucose"]
-    assert [m.kind.value for m in second] == ["glucose"]
-    assert second[0].measured_at is not None
-    assert first[0].measured_at is not None
-    assert second[0].measured_at >= first[0].measured_at
+    assert {m.kind.value for m in first} == {"glucose"}
+    assert {m.kind.value for m in second} == {"glucose"}
+    assert [m.sequence for m in second[: len(first)]] == [m.sequence for m in first]
+    assert len(second) == len(first) + 1
+    assert second[-1].measured_at is not None
+    assert first[-1].measured_at is not None
+    assert second[-1].measured_at >= first[-1].measured_at

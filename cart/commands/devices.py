@@ -42,13 +42,14 @@ def run(args: argparse.Namespace) -> int:
                 f"cart devices test: no device {args.device_id!r} (known: {known})", file=sys.stderr
             )
             return 2
-        return _test(matching[0])
+        settings = load_settings()
+        return _test(matching[0], settings.set_device_clocks, settings.clock_skew_s)
     except CartError as exc:
         print(json.dumps({"error": {"type": exc.type_name, "message": exc.message}}))
         return 1
 
 
-def _test(cfg: object) -> int:
+def _test(cfg: object, set_clocks: bool, clock_skew_s: float) -> int:
     import asyncio
 
     from cart.devices import DeviceConfig
@@ -62,7 +63,7 @@ def _test(cfg: object) -> int:
         print(f"{event.device_id}: {event.stage.value} {event.message}", file=sys.stderr)
 
     async def measure() -> int:
-        driver = build_driver(cfg)
+        driver = build_driver(cfg, set_clocks=set_clocks, clock_skew_s=clock_skew_s)
         try:
             measurements = await driver.measure(show)
         except DeviceError as exc:
@@ -82,6 +83,15 @@ def _test(cfg: object) -> int:
         finally:
             await driver.close()
         print(json.dumps([m.to_json() for m in measurements], ensure_ascii=False))
+        if driver.last_clock is not None:
+            clock = driver.last_clock
+            offset = clock.device_time.replace(tzinfo=clock.cart_time.tzinfo) - clock.cart_time
+            print(
+                f"{cfg.id}: device clock {clock.device_time.isoformat(sep=' ')}, "
+                f"{offset.total_seconds():+.0f} s from the cart"
+                + (f", set to {clock.set_to.isoformat(sep=' ')}" if clock.set_to else ""),
+                file=sys.stderr,
+            )
         return 0
 
     return asyncio.run(measure())

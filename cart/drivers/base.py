@@ -19,7 +19,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
+from cart import wallclock
 from cart.devices import Role
+from cart.errors import DeviceError
 from cart.measurement import Measurement
 
 __all__ = [
@@ -30,10 +32,13 @@ __all__ = [
     "ProgressCallback",
     "ProgressStage",
     "RawFrame",
+    "ReadingRefused",
     "RecordCheck",
     "Refusal",
     "Role",
+    "clock_check",
     "no_progress",
+    "screen_record",
 ]
 
 
@@ -99,6 +104,64 @@ class Refusal:
 RecordCheck = Callable[[Sequence[Measurement], ClockCheck | None], Refusal | None]
 """Given one record's measurements and the clock check, a refusal or None (acceptable)."""
 
+OTHER_USER_ES = (
+    "La medición es del usuario {theirs} del equipo, no del usuario {ours} configurado en "
+    "el carrito: no se asignó al paciente. Seleccione el usuario {ours} en el equipo, mida "
+    "de nuevo y presione Reintentar."
+)
+
+
+def clock_check(device_time: datetime, set_to: datetime | None = None) -> ClockCheck:
+    """A device clock reading stamped with the cart's clock at this moment."""
+    return ClockCheck(device_time.replace(tzinfo=None), wallclock.now_aware(), set_to)
+
+
+def screen_record(
+    record: Sequence[Measurement],
+    user_id: int | None,
+    check: RecordCheck | None,
+    clock: ClockCheck | None,
+) -> Refusal | None:
+    """Why a driver must not return ``record`` as the reading (None: it may).
+
+    The configured device user is enforced here too, so a driver never returns another
+    user's record even when no ``check`` is given (``cart devices test``).
+    """
+    theirs = record[0].user_id if record else None
+    if user_id is not None and theirs is not None and theirs != user_id:
+        return Refusal(
+            "other_user",
+            f"record of device user {theirs}, the cart uses user {user_id}",
+            OTHER_USER_ES.format(theirs=theirs, ours=user_id),
+        )
+    return check(record, clock) if check is not None else None
+
+
+class ReadingRefused(DeviceError):
+    """Every record the device sent was refused by the record check (``refusal`` says why).
+
+    Raised when a device that replays its memory (a cuff, a scale) sent only records that
+    may not be this patient's and no fresh one came before the deadline. The frames are in
+    the driver's ``last_raw`` for the raw log.
+    """
+
+    advice_es = "{device} envió una medición que no es de este tamizaje: mida de nuevo"
+
+    def __init__(
+        self,
+        refusal: Refusal,
+        *,
+        device_id: str | None = None,
+        role: str | None = None,
+    ) -> None:
+        super().__init__(
+            f"reading refused ({refusal.reason}): {refusal.message}",
+            device_id=device_id,
+            role=role,
+            advice_es=refusal.nurse_message,
+        )
+        self.refusal = refusal
+
 
 @dataclass(frozen=True, slots=True)
 class DeviceInfo:
@@ -110,6 +173,10 @@ class DeviceInfo:
     """``serial``, ``modbus`` or ``ble``."""
     address: str
     """Port, pyserial URL or BLE address/name as configured."""
+    user_id: int | None = None
+    """The device user slot whose readings are this cart's (BLE scales and cuffs)."""
+    set_clock: bool = False
+    """Write the cart's time to the device clock at connect, where the protocol can."""
 
 
 class Driver(abc.ABC):

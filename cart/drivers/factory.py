@@ -9,13 +9,14 @@ Each builder has the signature ``build(cfg: DeviceConfig, info: DeviceInfo, **ex
 from __future__ import annotations
 
 import importlib
+from dataclasses import replace
 from typing import Any
 
 from cart.devices import DeviceConfig
 from cart.drivers.base import DeviceInfo, Driver
 from cart.errors import ConfigError
 
-__all__ = ["DRIVERS", "build_driver", "serial_settings"]
+__all__ = ["COMMON_OPTIONS", "DRIVERS", "build_driver", "serial_settings"]
 
 DRIVERS: dict[tuple[str, str], str] = {
     # serial streams (scales, scale + height-rod stations)
@@ -61,9 +62,48 @@ def serial_settings(cfg: DeviceConfig) -> Any:
         raise ConfigError(f"device {cfg.id!r}: bad serial settings: {exc}") from exc
 
 
-def build_driver(cfg: DeviceConfig, **extra: Any) -> Driver:
-    """A driver for one configured device; ``extra`` passes e.g. a BLE ``backend``."""
-    info = DeviceInfo(cfg.id, cfg.role, cfg.driver, cfg.transport, cfg.location)
+#: devices.toml options every driver understands (read here into DeviceInfo)
+COMMON_OPTIONS = ("user_id", "set_clock")
+
+
+def _common(cfg: DeviceConfig, set_clocks: bool) -> tuple[int | None, bool]:
+    user_id = cfg.options.get("user_id")
+    if user_id is not None and (
+        isinstance(user_id, bool) or not isinstance(user_id, int) or not 0 <= user_id <= 0xFF
+    ):
+        raise ConfigError(f"device {cfg.id!r}: user_id must be a whole number 0-255")
+    set_clock = cfg.options.get("set_clock", set_clocks)
+    if not isinstance(set_clock, bool):
+        raise ConfigError(f"device {cfg.id!r}: set_clock must be true or false")
+    return user_id, set_clock
+
+
+def build_driver(
+    cfg: DeviceConfig,
+    *,
+    set_clocks: bool = False,
+    clock_skew_s: float = 300.0,
+    **extra: Any,
+) -> Driver:
+    """A driver for one configured device; ``extra`` passes e.g. a BLE ``backend``.
+
+    ``set_clocks`` (the ``set_device_clocks`` setting) is each device's ``set_clock``
+    unless its devices.toml entry says otherwise; ``clock_skew_s`` is the default skew
+    above which a driver flags its readings. ``user_id`` (0-255) is the device user slot
+    whose records are this cart's.
+    """
+    user_id, set_clock = _common(cfg, set_clocks)
+    info = DeviceInfo(
+        cfg.id,
+        cfg.role,
+        cfg.driver,
+        cfg.transport,
+        cfg.location,
+        user_id=user_id,
+        set_clock=set_clock,
+    )
+    cfg = replace(cfg, options={k: v for k, v in cfg.options.items() if k not in COMMON_OPTIONS})
+    extra["clock_skew_s"] = clock_skew_s
     try:
         target = DRIVERS[(cfg.transport, cfg.driver)]
     except KeyError:

@@ -7,7 +7,10 @@ Supported:
   started (the previous patient's reading must never be taken for this patient).
 - A&D UA-767PBT class (``and.ua767``): the monitor pushes a PBT packet when a cycle ends
   (over Bluetooth SPP it appears as ``/dev/rfcomm0``); the driver acknowledges with
-  ``PWA1`` so the monitor does not resend.
+  ``PWA1`` so the monitor does not resend. A packet never acknowledged (the cart was off)
+  is sent again on the next connection: every packet goes through the record check, and
+  a refused one is acknowledged, skipped (kept in ``last_raw``) and the driver waits for
+  the fresh one until its deadline, then raises ``ReadingRefused``.
 
 Expected device path: ``/dev/serial/by-id/...`` for a USB-RS232 adapter, or
 ``/dev/rfcomm0`` for SPP.
@@ -27,9 +30,12 @@ from cart.drivers.base import (
     ProgressCallback,
     ProgressStage,
     RawFrame,
+    ReadingRefused,
     RecordCheck,
+    Refusal,
     emit,
     no_progress,
+    screen_record,
 )
 from cart.drivers.serial_transport import SerialSettings, SerialTransport
 from cart.errors import ConfigError, DeviceReportedError, DeviceTimeout, ProtocolError
@@ -177,6 +183,9 @@ class AccutorrDriver(_SerialBPDriver):
 
 
 class UA767Driver(_SerialBPDriver):
+    #: the monitor resends an unacknowledged reading (from its memory) on the next link
+    keeps_records = True
+
     async def measure(
         self, progress: ProgressCallback = no_progress, check: RecordCheck | None = None
     ) -> list[Measurement]:
@@ -184,6 +193,7 @@ class UA767Driver(_SerialBPDriver):
         await emit(progress, Progress(ProgressStage.CONNECTING, self.device_id, "opening port"))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.options.timeout_s
+        refusal: Refusal | None = None
         async with self._transport() as link:
             await emit(progress, Progress(ProgressStage.WAITING, self.device_id, "cuff cycle"))
             stream = and_ua767.UA767Stream()
@@ -191,6 +201,8 @@ class UA767Driver(_SerialBPDriver):
             while True:
                 chunk = await link.read_some(deadline)
                 if not chunk:
+                    if refusal is not None:
+                        raise ReadingRefused(refusal, device_id=self.device_id, role=self.info.role)
                     raise self._timeout(
                         f"no packet from {self.info.address} within {self.options.timeout_s:g} s"
                     )
@@ -209,7 +221,10 @@ class UA767Driver(_SerialBPDriver):
                     await link.write(and_ua767.ACK)
                     if not frame.record.get("valid", True) or not _has_pressure(frame):
                         raise self._invalid_reading()
-                    self.last_raw = [RawFrame(frame.protocol, frame.raw)]
+                    self.last_raw.append(RawFrame(frame.protocol, frame.raw))
+                    refusal = screen_record(frame.measurements, self.info.user_id, check, None)
+                    if refusal is not None:
+                        continue  # acknowledged, so it is not sent again; wait for a fresh one
                     await emit(progress, Progress(ProgressStage.DONE, self.device_id, "reading"))
                     return list(frame.measurements)
 

@@ -1,4 +1,4 @@
-"""Serial glucometers: download the stored records, keep the new ones, check the meter clock.
+"""Serial glucometers: download the stored records and read (or set) the meter clock.
 
 Supported (one driver class per family, sharing :class:`SerialGlucometerDriver`):
 
@@ -26,24 +26,22 @@ What every driver does in ``measure()``:
   incomplete reply. Replies that keep failing raise ``DeviceReportedError``; a meter that
   never answers raises ``DeviceTimeout``; a cable pulled mid-download raises
   ``ConnectionLost``. Nothing partial is ever returned.
-- Reads the meter clock and compares it with the cart's: when they differ by more than
-  ``clock_skew_s`` every returned reading is flagged ``clock_skew`` and carries
+- Reads the meter clock at connect (Contour: the header's time, when it sends one) into
+  :attr:`Driver.last_clock`; when it differs from the cart's by more than
+  ``clock_skew_s`` every returned reading is also flagged ``clock_skew`` and carries
   ``context["clock_skew_s"]`` (meter minus cart, seconds). Timestamps stay as the meter
   wrote them.
-- Keeps only new records: :attr:`SerialGlucometerDriver.high_water_mark` is the timestamp
-  (meter time) of the newest record already delivered; records at or before it are
-  dropped, records repeated in a download are de-duplicated. Index-addressed meters
-  (UltraEasy, TaiDoc: record 0 is the newest) stop reading at the first old record. The
-  mark only moves after a complete download. Set it from outside (constructor,
-  attribute, or the ``high_water_mark`` option) to persist it across restarts.
-- Control-solution results advance the mark but are not returned. The new readings are
-  returned oldest first, so the newest is last (what the screening keeps); with
-  ``latest_only`` only the newest is returned. With ``require_new`` (default) a meter
-  without new readings raises ``DeviceReportedError`` ("haga la medición").
-
-Known limit: the mark is a timestamp, so a second reading taken within the same minute
-(the resolution of TaiDoc, Optium and Contour records) as the last delivered one is taken
-for an old one.
+- Sets the meter clock to the cart's only when the device's ``set_clock`` says so (the
+  ``set_device_clocks`` setting by default) and the family has a command for it (Ultra 2
+  ``DMT``, UltraEasy, TaiDoc, Optium ``$tim``; not Contour). The clock check keeps the
+  time read *before* the set, because every stored record was stamped by that clock;
+  ``set_to`` says what was written.
+- Returns every stored patient record, oldest first (repeats within a download
+  de-duplicated, control-solution results left out). Which record belongs to the
+  screening, and which were seen before, is decided by the caller's record memory, the
+  same after a restart as in a running cart: nothing here remembers past downloads.
+  With ``require_new`` (default) a meter holding no patient reading raises
+  ``DeviceReportedError`` ("haga la medición").
 """
 
 from __future__ import annotations
@@ -66,6 +64,7 @@ from cart.drivers.base import (
     ProgressStage,
     RawFrame,
     RecordCheck,
+    clock_check,
     emit,
     no_progress,
 )
@@ -114,11 +113,8 @@ CONTROL_SOLUTION_FLAG: Final = "control_solution"
 NO_NEW_RECORDS_ES: Final = (
     "El glucómetro no tiene mediciones nuevas: haga la medición y presione Reintentar"
 )
-CLOCK_RESET_ES: Final = (
-    "La fecha y hora del glucómetro están atrasadas respecto a su última medición "
-    "descargada: ajuste la fecha y hora en el glucómetro, repita la medición y presione "
-    "Reintentar"
-)
+#: the meter clock is set only when it is off by more than this (minute-resolution clocks)
+CLOCK_SET_MIN_S: Final = 60.0
 UNREADABLE_ES: Final = (
     "El glucómetro envía datos dañados o incompletos: revise que el cable esté bien "
     "conectado en ambos extremos y presione Reintentar"
@@ -142,7 +138,6 @@ class GlucometerOptions:
     """Flag readings when the meter clock differs from the cart's by more than this."""
     max_records: int = 1000
     """Most records read from an index-addressed meter in one download."""
-    latest_only: bool = False
     require_new: bool = True
 
     def __post_init__(self) -> None:
@@ -238,6 +233,21 @@ class _Session:
         self.meter_clock = meter_clock
         self.clock_skew_s = (meter_clock - self.driver.clock()).total_seconds()
         self.clock_frames = (RawFrame(decoded.protocol, decoded.raw),)
+        self.driver.last_clock = clock_check(meter_clock)
+
+    def clock_to_set(self) -> datetime | None:
+        """The cart's time to write to the meter, or None (not allowed, or close enough)."""
+        if not self.driver.info.set_clock or self.clock_skew_s is None:
+            return None
+        if abs(self.clock_skew_s) < CLOCK_SET_MIN_S:
+            return None
+        return self.driver.clock().replace(microsecond=0)
+
+    def clock_set(self, when: datetime) -> None:
+        """The meter accepted ``when``: the clock check says so (its reading stays)."""
+        if self.driver.last_clock is not None:
+            self.driver.last_clock = replace(self.driver.last_clock, set_to=when)
+        _log.info("%s: meter clock set to %s", self.driver.device_id, when.isoformat())
 
     async def records_progress(self, done: int, total: int | None = None) -> None:
         detail: dict[str, int] = {"records": done}
@@ -317,11 +327,14 @@ def _first(accept: Callable[[Decoded], bool]) -> Callable[[], Callable[[Decoded]
 
 
 class SerialGlucometerDriver(Driver):
-    """Shared download, de-duplication, high-water mark and clock check.
+    """Shared download, de-duplication and clock check.
 
-    ``SerialGlucometerDriver(info, serial_settings=..., options=..., high_water_mark=None,
-    clock=datetime.now)``; subclasses implement :meth:`_download`.
+    ``SerialGlucometerDriver(info, serial_settings=..., options=..., clock=wallclock.now)``;
+    subclasses implement :meth:`_download`.
     """
+
+    #: every meter keeps its results in memory and a download sends all of them again
+    keeps_records = True
 
     protocol: ClassVar[str] = ""
     manufacturer: ClassVar[str | None] = None
@@ -336,30 +349,14 @@ class SerialGlucometerDriver(Driver):
         *,
         serial_settings: SerialSettings | None = None,
         options: GlucometerOptions | None = None,
-        high_water_mark: datetime | None = None,
         clock: Callable[[], datetime] = wallclock.now,
     ) -> None:
         super().__init__(info)
         self._serial_settings = serial_settings or SerialSettings(baudrate=self.default_baudrate)
         self.options = options or GlucometerOptions()
-        self._high_water_mark = high_water_mark
         self.clock = clock
         #: meter minus cart clock at the last complete download (None: not read)
         self.last_clock_skew_s: float | None = None
-
-    # ------------------------------------------------------------------ high-water mark
-
-    @property
-    def high_water_mark(self) -> datetime | None:
-        """Meter timestamp of the newest record already delivered (None: never read)."""
-        return self._high_water_mark
-
-    @high_water_mark.setter
-    def high_water_mark(self, value: datetime | None) -> None:
-        self._high_water_mark = value
-
-    def is_old(self, measured_at: datetime) -> bool:
-        return self._high_water_mark is not None and measured_at <= self._high_water_mark
 
     # ------------------------------------------------------------------ errors
 
@@ -420,6 +417,7 @@ class SerialGlucometerDriver(Driver):
         self, progress: ProgressCallback = no_progress, check: RecordCheck | None = None
     ) -> list[Measurement]:
         self.last_raw = []
+        self.last_clock = None
         await emit(progress, Progress(ProgressStage.CONNECTING, self.device_id, "opening port"))
         try:
             async with self._transport() as link:
@@ -458,25 +456,14 @@ class SerialGlucometerDriver(Driver):
         unique: dict[tuple[Any, ...], _Reading] = {}
         for reading in d.readings:
             unique.setdefault(reading.key, reading)
-        fresh = sorted(
-            (r for r in unique.values() if not self.is_old(r.measured_at)),
-            key=lambda r: r.measured_at,
+        patient = sorted(
+            (r for r in unique.values() if not r.control_solution), key=lambda r: r.measured_at
         )
-        patient = [r for r in fresh if not r.control_solution]
-        if self.options.latest_only:
-            patient = patient[-1:]
         self.last_clock_skew_s = s.clock_skew_s
         if not patient and self.options.require_new:
-            hwm = self._high_water_mark
-            self._advance(fresh)
-            clock_reset = s.meter_clock is not None and hwm is not None and s.meter_clock < hwm
             raise self.make_error(
-                DeviceReportedError,
-                "no new patient readings on the meter"
-                + (f" (its clock {s.meter_clock} is before the mark {hwm})" if clock_reset else ""),
-                CLOCK_RESET_ES if clock_reset else NO_NEW_RECORDS_ES,
+                DeviceReportedError, "no patient readings on the meter", NO_NEW_RECORDS_ES
             )
-        self._advance(fresh)
         skewed = s.clock_skew_s is not None and abs(s.clock_skew_s) > self.options.clock_skew_s
         identity = DeviceIdentity(
             self.device_id,
@@ -500,12 +487,6 @@ class SerialGlucometerDriver(Driver):
                     seen.add(frame)
                     raw.append(frame)
         return measurements, raw
-
-    def _advance(self, readings: list[_Reading]) -> None:
-        if readings:
-            top = max(r.measured_at for r in readings)
-            if self._high_water_mark is None or top > self._high_water_mark:
-                self._high_water_mark = top
 
 
 # --------------------------------------------------------------------------- OneTouch Ultra 2
@@ -546,6 +527,17 @@ class Ultra2Driver(SerialGlucometerDriver):
             "meter clock",
         )
         s.note_clock(datetime.fromisoformat(clock.record["timestamp"]), clock)
+        if (when := s.clock_to_set()) is not None:
+            try:
+                await s.exchange(
+                    ot.encode_set_clock(when),
+                    ot.Ultra2Stream,
+                    _first(lambda f: f.record.get("message") == "clock_set"),
+                    "set meter clock",
+                )
+                s.clock_set(when)
+            except DeviceError as exc:  # best effort: the download matters more
+                _log.warning("%s: could not set the meter clock: %s", self.device_id, exc)
         header, records = await s.exchange(
             ot.encode_command(ot.Command.DUMP), ot.Ultra2Stream, _Ultra2Dump, "stored records"
         )
@@ -578,6 +570,11 @@ class UltraEasyDriver(SerialGlucometerDriver):
             s, link, stream, ue.request_read_clock(), kind.READ_CLOCK, "meter clock"
         )
         s.note_clock(datetime.fromisoformat(clock.record["timestamp"]), clock)
+        if (when := s.clock_to_set()) is not None:
+            await self._transact(
+                s, link, stream, ue.request_set_clock(when), kind.SET_CLOCK, "set meter clock"
+            )
+            s.clock_set(when)
         serial = await self._transact(
             s, link, stream, ue.request_serial_number(), kind.SERIAL_NUMBER, "serial number"
         )
@@ -590,10 +587,7 @@ class UltraEasyDriver(SerialGlucometerDriver):
             decoded = await self._transact(
                 s, link, stream, ue.request_record(index), kind.READ_RECORD, f"record {index}"
             )
-            found = _Reading.of(decoded)
-            if not found or self.is_old(found[0].measured_at):
-                break  # record 0 is the newest: everything after this is older
-            readings.extend(found)
+            readings.extend(_Reading.of(decoded))
             await s.records_progress(index + 1, count)
         return _Download(readings, serial_number=serial.record.get("serial_number") or None)
 
@@ -708,21 +702,27 @@ class TD42xxDriver(SerialGlucometerDriver):
         model = await self._ask(s, td.request_model(), frozenset({C.MODEL}), "model")
         clock = await self._ask(s, td.request_read_clock(), frozenset({C.READ_CLOCK}), "clock")
         s.note_clock(datetime.fromisoformat(clock.record["timestamp"]), clock)
+        if (when := s.clock_to_set()) is not None:
+            try:
+                await self._ask(
+                    s, td.request_set_clock(when), frozenset({C.SET_CLOCK}), "set meter clock"
+                )
+                s.clock_set(when)
+            except DeviceError as exc:  # best effort: the download matters more
+                _log.warning("%s: could not set the meter clock: %s", self.device_id, exc)
         counted = await self._ask(
             s, td.request_record_count(), frozenset({C.RECORD_COUNT}), "record count"
         )
         count = min(int(counted.record["count"]), self.options.max_records)
         readings: list[_Reading] = []
         for index in range(count):
-            when = await self._ask(
+            stamp = await self._ask(
                 s, td.request_record_time(index), frozenset({C.RECORD_TIME}), f"record {index}"
             )
-            if self.is_old(datetime.fromisoformat(when.record["timestamp"])):
-                break  # record 0 is the newest: everything after this is older
             value = await self._ask(
                 s, td.request_record_value(index), frozenset({C.RECORD_VALUE}), f"record {index}"
             )
-            combined = td.combine_reading(when.raw, value.raw, index=index)
+            combined = td.combine_reading(stamp.raw, value.raw, index=index)
             readings.extend(_Reading.of(combined))
             await s.records_progress(index + 1, count)
         return _Download(readings, model=model.record.get("model"))
@@ -748,6 +748,17 @@ class OptiumDriver(SerialGlucometerDriver):
         )
         if info.record.get("clock"):
             s.note_clock(datetime.fromisoformat(info.record["clock"]), info)
+        if (when := s.clock_to_set()) is not None:
+            try:
+                await s.exchange(
+                    fo.encode_set_clock(when),
+                    fo.OptiumStream,
+                    _first(lambda f: f.record.get("message") == "command_ok"),
+                    "set meter clock",
+                )
+                s.clock_set(when.replace(second=0))  # the meter keeps minutes only
+            except DeviceError as exc:  # best effort: the download matters more
+                _log.warning("%s: could not set the meter clock: %s", self.device_id, exc)
         dump = await s.exchange(
             fo.encode_command("xmem"),
             fo.OptiumStream,
@@ -880,16 +891,10 @@ class ContourDriver(SerialGlucometerDriver):
 # --------------------------------------------------------------------------- builders
 
 _GLUCOMETER_KEYS: Final = frozenset(
-    {
-        "reply_s",
-        "retries",
-        "clock_skew_s",
-        "max_records",
-        "latest_only",
-        "require_new",
-        "high_water_mark",
-    }
+    {"reply_s", "retries", "clock_skew_s", "max_records", "require_new"}
 )
+#: options of earlier versions, accepted and ignored: the store's record memory decides
+_RETIRED_KEYS: Final = frozenset({"latest_only", "high_water_mark"})
 _SERIAL_KEYS: Final = frozenset(
     {"baudrate", "bytesize", "parity", "stopbits", "xonxoff", "rtscts", "dtr", "rts", "exclusive"}
 )
@@ -916,21 +921,18 @@ def _flag(opts: Mapping[str, Any], key: str, default: bool) -> bool:
     return value
 
 
-def _mark(opts: Mapping[str, Any]) -> datetime | None:
-    value = opts.get("high_water_mark")
-    if value is None or isinstance(value, datetime):
-        return value
-    if not isinstance(value, str):
-        raise ValueError(f"high_water_mark must be a date-time, not {value!r}")
-    return datetime.fromisoformat(value).replace(tzinfo=None)
-
-
 def _build(
-    cls: type[SerialGlucometerDriver], cfg: DeviceConfig, info: DeviceInfo
+    cls: type[SerialGlucometerDriver],
+    cfg: DeviceConfig,
+    info: DeviceInfo,
+    extra: Mapping[str, Any],
 ) -> SerialGlucometerDriver:
     from cart.drivers.factory import serial_settings
 
-    unknown = sorted(set(cfg.options) - _GLUCOMETER_KEYS - _SERIAL_KEYS)
+    retired = sorted(set(cfg.options) & _RETIRED_KEYS)
+    if retired:
+        _log.warning("device %s: option(s) %s no longer used", cfg.id, ", ".join(retired))
+    unknown = sorted(set(cfg.options) - _GLUCOMETER_KEYS - _SERIAL_KEYS - _RETIRED_KEYS)
     if unknown:
         known = ", ".join(sorted(_GLUCOMETER_KEYS | _SERIAL_KEYS))
         raise ConfigError(
@@ -942,37 +944,33 @@ def _build(
             timeout_s=cfg.timeout_s,
             reply_s=_number(opts, "reply_s", 1.0),
             retries=_integer(opts, "retries", 3),
-            clock_skew_s=_number(opts, "clock_skew_s", 300.0),
+            clock_skew_s=_number(opts, "clock_skew_s", float(extra.get("clock_skew_s", 300.0))),
             max_records=_integer(opts, "max_records", 1000),
-            # a screening files the newest reading under the patient at the cart; older new
-            # records still move the high-water mark (devices.toml may say otherwise)
-            latest_only=_flag(opts, "latest_only", True),
             require_new=_flag(opts, "require_new", True),
         )
-        mark = _mark(opts)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"device {cfg.id!r}: bad glucometer options: {exc}") from exc
     settings: SerialSettings = serial_settings(cfg)
     if "baudrate" not in opts:
         settings = replace(settings, baudrate=cls.default_baudrate)
-    return cls(info, serial_settings=settings, options=options, high_water_mark=mark)
+    return cls(info, serial_settings=settings, options=options)
 
 
-def build_ultra2(cfg: DeviceConfig, info: DeviceInfo, **_: Any) -> SerialGlucometerDriver:
-    return _build(Ultra2Driver, cfg, info)
+def build_ultra2(cfg: DeviceConfig, info: DeviceInfo, **extra: Any) -> SerialGlucometerDriver:
+    return _build(Ultra2Driver, cfg, info, extra)
 
 
-def build_ultraeasy(cfg: DeviceConfig, info: DeviceInfo, **_: Any) -> SerialGlucometerDriver:
-    return _build(UltraEasyDriver, cfg, info)
+def build_ultraeasy(cfg: DeviceConfig, info: DeviceInfo, **extra: Any) -> SerialGlucometerDriver:
+    return _build(UltraEasyDriver, cfg, info, extra)
 
 
-def build_td42xx(cfg: DeviceConfig, info: DeviceInfo, **_: Any) -> SerialGlucometerDriver:
-    return _build(TD42xxDriver, cfg, info)
+def build_td42xx(cfg: DeviceConfig, info: DeviceInfo, **extra: Any) -> SerialGlucometerDriver:
+    return _build(TD42xxDriver, cfg, info, extra)
 
 
-def build_optium(cfg: DeviceConfig, info: DeviceInfo, **_: Any) -> SerialGlucometerDriver:
-    return _build(OptiumDriver, cfg, info)
+def build_optium(cfg: DeviceConfig, info: DeviceInfo, **extra: Any) -> SerialGlucometerDriver:
+    return _build(OptiumDriver, cfg, info, extra)
 
 
-def build_contour(cfg: DeviceConfig, info: DeviceInfo, **_: Any) -> SerialGlucometerDriver:
-    return _build(ContourDriver, cfg, info)
+def build_contour(cfg: DeviceConfig, info: DeviceInfo, **extra: Any) -> SerialGlucometerDriver:
+    return _build(ContourDriver, cfg, info, extra)

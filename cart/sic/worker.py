@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -45,6 +46,7 @@ from cart.sic.adapter import (
     UnexpectedResponse,
 )
 from cart.sic.model import MappingError, ScreeningExport
+from cart.sic.status import WorkerState, WorkerStatus, describe_error
 from cart.sic.steps import deliver_in_steps, refuses_size
 from cart.store import Store
 from cart.store.models import OutboxEntry
@@ -160,6 +162,11 @@ class SicWorker:
         self.destination = destination
         self._rng = rng or random.Random()
         self._failures = 0
+        self._pass_failures = 0
+        self._state: WorkerState = "starting"
+        self._last_error: str | None = None
+        self._last_error_at: datetime | None = None
+        self._last_pass_at: datetime | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._client: httpx.AsyncClient | None = None
@@ -217,24 +224,60 @@ class SicWorker:
 
     async def run(self) -> None:
         log.info("sic: delivering to %s (%s)", _without_userinfo(self.base_url), self.adapter.name)
-        while True:
-            self._wake.clear()
-            try:
-                report = await self.sync_pass()
-                pause = report.pause
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # a bug or the database: keep the service up, try again later
-                log.exception("sic: outbox pass failed")
-                self._failures += 1
-                pause = self.policy.backoff(self._failures, self._rng)
-            if pause is not None:
-                # the destination asked for (or needs) quiet: a wake-up does not cut this short
-                await asyncio.sleep(pause)
-                continue
-            idle = await self._idle_delay()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=idle)
+        try:
+            while True:
+                self._wake.clear()
+                self._state = "sending"
+                try:
+                    report = await self.sync_pass()
+                    pause = report.pause
+                    # inside the guard: the next-due query is the database's too
+                    idle = None if pause is not None else await self._idle_delay()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # the database or a bug: never end the worker
+                    pause, idle = self._pass_failed(exc), None
+                else:
+                    self._pass_failures = 0
+                    self._last_pass_at = datetime.now(UTC)
+                    self._state = "paused" if pause is not None else "idle"
+                if pause is not None:
+                    # the destination asked for (or needs) quiet: a wake-up does not cut it short
+                    await asyncio.sleep(pause)
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=idle)
+        finally:
+            self._state = "stopped"
+
+    def _pass_failed(self, exc: Exception) -> float:
+        """Log (type, PHI-free message, code frames: no values), back off; the pause."""
+        self._pass_failures += 1
+        self._state = "failing"
+        self._last_error = describe_error(exc)
+        self._last_error_at = datetime.now(UTC)
+        pause = self.policy.backoff(self._pass_failures, self._rng)
+        log.error(
+            "sic: outbox pass failed (%d in a row): %s; retrying in %.1f s\n%s",
+            self._pass_failures,
+            self._last_error,
+            pause,
+            "".join(traceback.format_tb(exc.__traceback__)).rstrip(),
+        )
+        return pause
+
+    def status(self) -> WorkerStatus:
+        """What `GET /api/v1/health` reports: the state, the last error of the worker's own."""
+        state = self._state
+        if self._task is not None and self._task.done():  # ended although never stopped
+            state = "stopped"
+        return WorkerStatus(
+            state=state,
+            failures=self._pass_failures,
+            last_error=self._last_error,
+            last_error_at=self._last_error_at,
+            last_pass_at=self._last_pass_at,
+        )
 
     async def _idle_delay(self) -> float:
         due = await asyncio.to_thread(self.store.outbox_next_due, self.destination)

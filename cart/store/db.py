@@ -1,8 +1,9 @@
 """Engine creation and schema migration.
 
 SQLite (the default) runs in WAL mode with foreign keys on, and its file is created
-with mode 0600 because it holds patient data. Any other SQLAlchemy URL (PostgreSQL)
-works as given. The schema is always brought to Alembic's head at startup.
+with mode 0600 because it holds patient data. Any other SQLAlchemy URL works as given;
+PostgreSQL goes through psycopg 3 (``pip install mido-cart[postgresql]``). The schema is
+always brought to Alembic's head at startup.
 """
 
 from __future__ import annotations
@@ -12,12 +13,23 @@ from pathlib import Path
 from typing import Any
 
 from alembic import command
+from alembic.autogenerate import compare_metadata
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import create_engine
 
-__all__ = ["create_db_engine", "migrate", "sqlite_path"]
+__all__ = [
+    "create_db_engine",
+    "database_url",
+    "downgrade",
+    "drift",
+    "migrate",
+    "revisions",
+    "sqlite_path",
+]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -30,7 +42,17 @@ def sqlite_path(url: str) -> Path | None:
     return Path(parsed.database)
 
 
+def database_url(url: str) -> str:
+    """``postgresql://`` without a driver means psycopg 3 (the ``postgresql`` extra), not
+    SQLAlchemy's default psycopg2, which the cart does not install."""
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    return url
+
+
 def create_db_engine(url: str, *, echo: bool = False) -> Engine:
+    url = database_url(url)
     path = sqlite_path(url)
     connect_args: dict[str, Any] = {}
     if path is not None:
@@ -66,6 +88,39 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as connection:
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, revision)
+    _private(engine)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Take the database behind ``engine`` down to ``revision`` (``base``: empty)."""
+    cfg = alembic_config()
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, revision)
+
+
+def revisions(engine: Engine) -> tuple[str | None, str | None]:
+    """(the database's current revision or None if none applied, the newest migration)."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+    return current, head
+
+
+def drift(engine: Engine) -> list[Any]:
+    """What differs between the database's schema and cart/store/models.py (``[]``: none),
+    compared as `alembic check` does, with the options of migrations/env.py."""
+    from sqlmodel import SQLModel
+
+    import cart.store.models  # noqa: F401  - registers the tables
+
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        diffs: list[Any] = compare_metadata(context, SQLModel.metadata)
+    return diffs
+
+
+def _private(engine: Engine) -> None:
     path = sqlite_path(str(engine.url))
     if path is not None:
         for suffix in ("", "-wal", "-shm"):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import case, func, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -418,6 +418,54 @@ class Store:
 
     # ------------------------------------------------------------------ measuring runs
 
+    def attribution_floor(self, screening_id: int) -> datetime | None:
+        """The instant before which no device record can be this screening's own.
+
+        The cart has one nurse: a record taken while another patient was being attended
+        belongs to that patient's time, never to this screening. So the floor is the
+        latest trace of work on any other screening (created, measured, a reading or a
+        hand entry, completed), and, while another screening opened earlier is still
+        open, this screening's own opening (the grace before it then does not apply:
+        the record could be the open patient's). None: no other screening at all.
+        """
+        with self.session() as s:
+            me = s.get(Screening, screening_id)
+            if me is None:
+                return None
+            others = col(Screening.id) != screening_id
+            marks: list[datetime | None] = [
+                s.exec(select(func.max(Screening.created_at)).where(others)).one(),
+                s.exec(select(func.max(Screening.completed_at)).where(others)).one(),
+                s.exec(
+                    select(func.max(MeasureRun.started_at)).where(
+                        col(MeasureRun.screening_id) != screening_id
+                    )
+                ).one(),
+                s.exec(
+                    select(func.max(MeasureRun.ended_at)).where(
+                        col(MeasureRun.screening_id) != screening_id
+                    )
+                ).one(),
+                s.exec(
+                    select(func.max(MeasurementRecord.received_at)).where(
+                        col(MeasurementRecord.screening_id) != screening_id
+                    )
+                ).one(),
+            ]
+            open_before = s.exec(
+                select(func.count())
+                .select_from(Screening)
+                .where(
+                    others,
+                    col(Screening.status) != ScreeningStatus.COMPLETED,
+                    col(Screening.created_at) <= me.created_at,
+                )
+            ).one()
+            if open_before:
+                marks.append(me.created_at)
+        found = [_aware(m) for m in marks if m is not None]
+        return max(found) if found else None
+
     def start_run(self, screening_id: int, devices: Sequence[str]) -> str:
         """Give the screening's devices to a new run; ScreeningConflict if it cannot have one."""
         run_id = str(uuid.uuid4())
@@ -759,10 +807,17 @@ class Store:
                     *pending, col(OutboxEntry.lease_until).is_(None)
                 )
             ).one()
+            # the later of the two, per row: a CASE, because the two-argument max() is
+            # SQLite's alone (PostgreSQL spells it greatest())
+            later = case(
+                (
+                    col(OutboxEntry.lease_until) > col(OutboxEntry.next_attempt_at),
+                    col(OutboxEntry.lease_until),
+                ),
+                else_=col(OutboxEntry.next_attempt_at),
+            )
             leased = s.exec(
-                select(
-                    func.min(func.max(OutboxEntry.next_attempt_at, OutboxEntry.lease_until))
-                ).where(*pending, col(OutboxEntry.lease_until).is_not(None))
+                select(func.min(later)).where(*pending, col(OutboxEntry.lease_until).is_not(None))
             ).one()
         candidates = [_aware(v) for v in (free, leased) if v is not None]
         return min(candidates) if candidates else None

@@ -46,36 +46,68 @@ class BleEnv:
     def record(self, event: Progress) -> None:
         self.progress.append(event)
 
-    def info(self, role: Role, address: str = "", device_id: str | None = None) -> DeviceInfo:
+    def info(
+        self,
+        role: Role,
+        address: str = "",
+        device_id: str | None = None,
+        *,
+        user_id: int | None = None,
+        set_clock: bool = False,
+    ) -> DeviceInfo:
         driver = {
             Role.SCALE: "ble.weight_scale",
             Role.BP: "ble.blood_pressure",
             Role.GLUCOMETER: "ble.glucose",
         }[role]
-        return DeviceInfo(device_id or f"{role.value}-ble", role, driver, "ble", address)
+        return DeviceInfo(
+            device_id or f"{role.value}-ble",
+            role,
+            driver,
+            "ble",
+            address,
+            user_id=user_id,
+            set_clock=set_clock,
+        )
 
-    def scale_driver(self, settings: BleSettings = FAST, **kwargs: Any) -> BleWeightScaleDriver:
+    def scale_driver(
+        self,
+        settings: BleSettings = FAST,
+        *,
+        user_id: int | None = None,
+        set_clock: bool = False,
+        **kwargs: Any,
+    ) -> BleWeightScaleDriver:
         assert self.world.scale is not None
         return BleWeightScaleDriver(
-            self.info(Role.SCALE, self.world.scale.address),
+            self.info(Role.SCALE, self.world.scale.address, user_id=user_id, set_clock=set_clock),
             backend=self.backend,
             settings=settings,
             **kwargs,
         )
 
-    def bp_driver(self, settings: BleSettings = FAST, **kwargs: Any) -> BleBloodPressureDriver:
+    def bp_driver(
+        self,
+        settings: BleSettings = FAST,
+        *,
+        user_id: int | None = None,
+        set_clock: bool = False,
+        **kwargs: Any,
+    ) -> BleBloodPressureDriver:
         assert self.world.bp is not None
         return BleBloodPressureDriver(
-            self.info(Role.BP, self.world.bp.address),
+            self.info(Role.BP, self.world.bp.address, user_id=user_id, set_clock=set_clock),
             backend=self.backend,
             settings=settings,
             **kwargs,
         )
 
-    def glucometer_driver(self, settings: BleSettings = FAST, **kwargs: Any) -> BleGlucometerDriver:
+    def glucometer_driver(
+        self, settings: BleSettings = FAST, *, set_clock: bool = False, **kwargs: Any
+    ) -> BleGlucometerDriver:
         assert self.world.glucometer is not None
         return BleGlucometerDriver(
-            self.info(Role.GLUCOMETER, self.world.glucometer.address),
+            self.info(Role.GLUCOMETER, self.world.glucometer.address, set_clock=set_clock),
             backend=self.backend,
             settings=settings,
             **kwargs,

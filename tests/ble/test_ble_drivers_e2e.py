@@ -75,7 +75,7 @@ async def test_scale_in_pounds_is_converted_and_found_by_name(ble: Any) -> None:
     assert values[MeasurementKind.BODY_HEIGHT] == pytest.approx(165.0, abs=0.2)
 
 
-async def test_scale_found_by_service_uuid_and_clock_synced(ble: Any) -> None:
+async def test_scale_found_by_service_uuid_clock_read_and_left_alone_by_default(ble: Any) -> None:
     env = await ble(scale=WeightScaleConfig.fast(clock_skew_s=3600.0))
     driver = BleWeightScaleDriver(
         env.info(Role.SCALE, ""), backend=env.backend, settings=BleSettings.fast()
@@ -84,17 +84,38 @@ async def test_scale_found_by_service_uuid_and_clock_synced(ble: Any) -> None:
     await driver.measure()
 
     assert driver.last_clock_skew_s == pytest.approx(3600.0, abs=5.0)
+    assert driver.last_clock is not None
+    assert driver.last_clock.set_to is None
     assert env.world.scale is not None
-    assert abs(env.world.scale.clock.skew.total_seconds()) < 5.0
+    assert env.world.scale.clock.skew.total_seconds() == pytest.approx(3600.0, abs=1.0)
 
 
-async def test_scale_read_only_clock_is_left_alone(ble: Any) -> None:
-    env = await ble(scale=WeightScaleConfig.fast(clock_skew_s=-600.0, time_writable=False))
-    driver = env.scale_driver()
+async def test_scale_clock_set_when_the_device_config_allows(ble: Any) -> None:
+    env = await ble(scale=WeightScaleConfig.fast(clock_skew_s=3600.0))
+    driver = env.scale_driver(set_clock=True)
 
     await driver.measure()
 
-    assert driver.last_clock_skew_s is None
+    assert driver.last_clock_skew_s == pytest.approx(3600.0, abs=5.0)  # as read at connect
+    assert env.world.scale is not None
+    assert abs(env.world.scale.clock.skew.total_seconds()) < 5.0
+    clock = driver.last_clock
+    assert clock is not None
+    assert clock.set_to is not None
+    # the reading that follows is stamped by the clock just set: the check reflects it
+    offset = clock.device_time.replace(tzinfo=clock.cart_time.tzinfo) - clock.cart_time
+    assert abs(offset.total_seconds()) < 5.0
+
+
+async def test_scale_read_only_clock_is_read_and_left_alone(ble: Any) -> None:
+    env = await ble(scale=WeightScaleConfig.fast(clock_skew_s=-600.0, time_writable=False))
+    driver = env.scale_driver(set_clock=True)
+
+    await driver.measure()
+
+    assert driver.last_clock_skew_s == pytest.approx(-600.0, abs=5.0)
+    assert driver.last_clock is not None
+    assert driver.last_clock.set_to is None
     assert env.world.scale is not None
     assert env.world.scale.clock.skew.total_seconds() == pytest.approx(-600.0, abs=1.0)
 

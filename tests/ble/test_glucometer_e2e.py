@@ -45,7 +45,6 @@ async def test_first_download_reads_every_record_with_context(ble: Any) -> None:
     newest = measurements[-1].measured_at
     assert newest is not None
     assert abs(newest - (wallclock.now() - timedelta(minutes=2))) < timedelta(seconds=30)
-    assert driver.high_water_mark == 10
     assert list(env.world.glucometer.requests) == [RacpRequest.report_all()]
     assert [f.protocol for f in driver.last_raw] == [
         "ble.glucose_measurement",
@@ -60,46 +59,51 @@ async def test_first_download_reads_every_record_with_context(ble: Any) -> None:
     assert downloaded == [1, 2, 3, 4]
 
 
-async def test_only_new_records_after_the_high_water_mark(ble: Any) -> None:
+async def test_every_download_returns_every_record_running_or_restarted(ble: Any) -> None:
+    """No in-memory mark: a restarted cart (a new driver) gets what a running one gets,
+    and the store's record memory decides what is new."""
     env = await ble(glucometer=GlucometerConfig.fast(records=RECORDS, first_sequence_number=7))
     meter = env.world.glucometer
-    driver = env.glucometer_driver(high_water_mark=8)  # e.g. restored from the store
+    running = env.glucometer_driver()
+    assert running.keeps_records
 
-    assert values(await driver.measure()) == [(9, 187.0), (10, 104.0)]
-    assert meter.requests[-1] == RacpRequest.report_from(9)
+    first = await running.measure()
+    assert values(first) == [(7, 98.0), (8, 142.0), (9, 187.0), (10, 104.0)]
 
     meter.add_record(GlucoseRecord(120.0, timedelta(0), meal="casual"))
-    new = await driver.measure()
-    assert values(new) == [(11, 120.0)]
-    assert new[0].context["meal"] == "casual"
-    assert meter.requests[-1] == RacpRequest.report_from(11)
-    assert driver.high_water_mark == 11
+    again = await running.measure()
+    restarted = await env.glucometer_driver().measure()
+
+    expected = [(7, 98.0), (8, 142.0), (9, 187.0), (10, 104.0), (11, 120.0)]
+    assert values(again) == expected
+    assert values(restarted) == expected
+    assert again[-1].context["meal"] == "casual"
+    assert list(meter.requests) == [RacpRequest.report_all()] * 3
 
 
-async def test_no_new_records_is_a_clear_error_or_an_empty_list(ble: Any) -> None:
-    env = await ble(glucometer=GlucometerConfig.fast(records=RECORDS, first_sequence_number=7))
-    strict = env.glucometer_driver(high_water_mark=10)
+async def test_no_patient_records_is_a_clear_error_or_an_empty_list(ble: Any) -> None:
+    only_control = (GlucoseRecord(130.0, timedelta(minutes=1), control_solution=True),)
+    env = await ble(glucometer=GlucometerConfig.fast(records=only_control))
+    strict = env.glucometer_driver()
 
     with pytest.raises(DeviceReportedError) as caught:
         await strict.measure()
     assert "no tiene mediciones nuevas" in caught.value.nurse_message
-    assert strict.high_water_mark == 10
 
-    lenient = env.glucometer_driver(high_water_mark=10, require_new=False)
+    lenient = env.glucometer_driver(require_new=False)
     assert await lenient.measure() == []
 
 
-async def test_latest_only_returns_the_newest_and_skips_control_solution(ble: Any) -> None:
+async def test_control_solution_is_skipped_and_every_patient_record_returned(ble: Any) -> None:
     records = (
         GlucoseRecord(101.0, timedelta(hours=5)),
         GlucoseRecord(99.0, timedelta(minutes=3)),
         GlucoseRecord(130.0, timedelta(minutes=1), control_solution=True),
     )
     env = await ble(glucometer=GlucometerConfig.fast(records=records, first_sequence_number=1))
-    driver = env.glucometer_driver(latest_only=True)
+    driver = env.glucometer_driver()
 
-    assert values(await driver.measure()) == [(2, 99.0)]
-    assert driver.high_water_mark == 3  # the control-solution record is consumed too
+    assert values(await driver.measure()) == [(1, 101.0), (2, 99.0)]
 
 
 async def test_mmol_meter_is_converted_to_mg_dl(ble: Any) -> None:
@@ -125,8 +129,7 @@ async def test_disconnect_mid_download_then_resume(ble: Any) -> None:
     with pytest.raises(ConnectionLost) as caught:
         await driver.measure(env.record)
     assert "glucómetro" in caught.value.nurse_message.lower()
-    assert driver.high_water_mark is None  # nothing delivered
-    assert driver.last_raw == []
+    assert driver.last_raw == []  # nothing delivered
     assert list(meter.sent_sequence_numbers) == [7, 8]
 
     measurements = await driver.measure()
@@ -136,7 +139,9 @@ async def test_disconnect_mid_download_then_resume(ble: Any) -> None:
     assert list(meter.sent_sequence_numbers) == [7, 8, 9, 10]
     assert values(measurements) == [(7, 98.0), (8, 142.0), (9, 187.0), (10, 104.0)]
     assert measurements[1].context["meal"] == "postprandial"
-    assert driver.high_water_mark == 10
+    # then a whole download again (the resume was an optimisation, not a memory)
+    assert values(await driver.measure()) == values(measurements)
+    assert meter.requests[-1] == RacpRequest.report_all()
 
 
 async def test_malformed_record_fails_the_download_and_aborts(ble: Any) -> None:
@@ -149,7 +154,6 @@ async def test_malformed_record_fails_the_download_and_aborts(ble: Any) -> None:
         await driver.measure()
 
     assert "does not decode" in caught.value.message
-    assert driver.high_water_mark is None
     assert driver.last_raw == []
     assert meter.requests[-1] == RacpRequest.abort()
     # the fault was on the first connection only: the next download is whole
@@ -166,7 +170,6 @@ async def test_no_racp_response_times_out_and_aborts(ble: Any) -> None:
         await driver.measure(env.record)
 
     assert "no responde" in caught.value.nurse_message
-    assert driver.high_water_mark is None
     assert driver.last_raw == []
     assert [type(r).__name__ for r in list(meter.requests)] == ["RacpRequest", "RacpRequest"]
     assert meter.requests[0].op_code == OpCode.REPORT_STORED_RECORDS
@@ -185,13 +188,63 @@ async def test_glucometer_needing_pairing(ble: Any) -> None:
     assert len(await bonded.measure()) == 3
 
 
-async def test_meter_clock_is_synced_before_the_download(ble: Any) -> None:
+async def test_meter_clock_is_read_and_not_set_by_default(ble: Any) -> None:
     env = await ble(glucometer=GlucometerConfig.fast(clock_skew_s=-7200.0))
     driver = env.glucometer_driver()
-    measurements = await driver.measure()
+    await driver.measure()
     assert driver.last_clock_skew_s == pytest.approx(-7200.0, abs=5.0)
+    assert driver.last_clock is not None
+    assert driver.last_clock.set_to is None
+    assert env.world.glucometer.clock.skew.total_seconds() == pytest.approx(-7200.0, abs=1.0)
+
+
+async def test_meter_clock_is_set_when_allowed_and_records_keep_the_old_clock(ble: Any) -> None:
+    env = await ble(glucometer=GlucometerConfig.fast(clock_skew_s=-7200.0))
+    driver = env.glucometer_driver(set_clock=True)
+    measurements = await driver.measure()
     assert abs(env.world.glucometer.clock.skew.total_seconds()) < 5.0
-    # stored records keep the time the meter gave them (its skewed clock), as sent
+    clock = driver.last_clock
+    assert clock is not None
+    assert clock.set_to is not None
+    # the stored records were stamped by the clock as read before the set: the check
+    # keeps that reading, so the offset corrects them
+    offset = clock.device_time.replace(tzinfo=clock.cart_time.tzinfo) - clock.cart_time
+    assert offset.total_seconds() == pytest.approx(-7200.0, abs=5.0)
+    assert abs((clock.set_to - wallclock.now()).total_seconds()) < 5.0
     newest = measurements[-1].measured_at
     assert newest is not None
     assert newest < wallclock.now() - timedelta(hours=1, minutes=55)
+
+
+async def test_restart_between_patients_never_attributes_a_record_twice(ble: Any, tmp_path) -> None:
+    """Patient A's reading; the cart restarts (new driver, same database); patient B's
+    screening downloads the same memory and takes nothing of A's."""
+    from cart.attribution import Window
+    from cart.errors import NotAttributed
+    from cart.screening import measure_devices
+    from cart.store import Store, create_db_engine, migrate
+    from cart.store.models import Screening
+
+    env = await ble(glucometer=GlucometerConfig.fast(records=RECORDS, first_sequence_number=7))
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'cart.db'}")
+    migrate(engine)
+    try:
+        store = Store(engine)
+
+        def window() -> Window:
+            return Window(wallclock.now_aware() - timedelta(minutes=5), wallclock.zone())
+
+        a = store.add_screening(Screening()).id
+        assert a is not None
+        (taken,) = await measure_devices(store, a, [env.glucometer_driver()], window=window())
+        assert taken.ok, taken.error
+        assert [r.value for r in store.measurements_of(a)] == [104.0]
+
+        b = store.add_screening(Screening()).id
+        assert b is not None
+        (refused,) = await measure_devices(store, b, [env.glucometer_driver()], window=window())
+        assert isinstance(refused.error, NotAttributed)
+        assert refused.error.reason == "already_seen"
+        assert store.measurements_of(b) == []
+    finally:
+        engine.dispose()

@@ -93,15 +93,18 @@ def test_driver_target_comes_from_the_device_info() -> None:
     assert (by_service.address, by_service.name) == (None, None)
 
 
-def test_glucometer_high_water_mark_is_settable_and_checked() -> None:
-    info = DeviceInfo("g", Role.GLUCOMETER, "ble.glucose", "ble", "")
-    driver = build_ble_driver(info, high_water_mark=41)
-    assert isinstance(driver, BleGlucometerDriver)
-    assert driver.high_water_mark == 41
-    driver.high_water_mark = 50
-    assert driver.high_water_mark == 50
-    with pytest.raises(ValueError):
-        driver.high_water_mark = 70000
+def test_drivers_of_devices_with_a_memory_say_so() -> None:
+    for driver_id, role in (
+        ("ble.glucose", Role.GLUCOMETER),
+        ("ble.blood_pressure", Role.BP),
+        ("ble.weight_scale", Role.SCALE),
+    ):
+        driver = build_ble_driver(DeviceInfo("d", role, driver_id, "ble", ""))
+        assert driver.keeps_records, driver_id
+    assert isinstance(
+        build_ble_driver(DeviceInfo("g", Role.GLUCOMETER, "ble.glucose", "ble", "")),
+        BleGlucometerDriver,
+    )
 
 
 def test_driver_ids_match_between_simulators_and_drivers() -> None:

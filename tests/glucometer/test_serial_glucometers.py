@@ -1,13 +1,15 @@
-"""Serial glucometers end-to-end over real ptys: downloads, faults, new records, clock skew."""
+"""Serial glucometers end-to-end over real ptys: downloads, faults, every record, clocks."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from cart import wallclock
+from cart.attribution import Window
 from cart.devices import DeviceConfig, Role
 from cart.drivers.factory import build_driver
 from cart.drivers.serial_glucometer import NO_NEW_RECORDS_ES, SerialGlucometerDriver
@@ -17,6 +19,7 @@ from cart.errors import (
     ConnectionLost,
     DeviceReportedError,
     DeviceTimeout,
+    NotAttributed,
 )
 from cart.measurement import Special
 from cart.screening import measure_devices
@@ -31,9 +34,10 @@ from simulators.serial_glucometer import (
     simulator_for,
 )
 
-#: short link timers so the fault drills stay fast; every new record returned (a
-#: screening's default is the newest only, tested in test_builder_defaults_to_newest_only)
-OPTIONS: dict[str, Any] = {"reply_s": 0.25, "retries": 2, "latest_only": False}
+#: short link timers so the fault drills stay fast
+OPTIONS: dict[str, Any] = {"reply_s": 0.25, "retries": 2}
+#: families with a set-clock command in cart.protocols (Contour has none)
+SETTABLE = ["onetouch.ultra2", "onetouch.ultraeasy", "taidoc.td42xx", "freestyle.optium"]
 #: families whose format carries a meal marker
 MEAL_FAMILIES = {"onetouch.ultra2", "taidoc.td42xx", "contour.astm"}
 #: (value, meal) of the default memory: three older readings, then the new one
@@ -88,7 +92,10 @@ async def test_family_downloads_the_stored_readings_newest_last(family, no_leake
     assert _values(measurements, family) == _expected(family)
     newest = sim.records[-1]
     assert measurements[-1].measured_at == newest.measured_at  # the screening keeps the last
-    assert driver.high_water_mark == newest.measured_at
+    assert driver.keeps_records
+    assert driver.last_clock is not None
+    assert driver.last_clock.set_to is None  # set_clock is off by default
+    assert driver.last_clock.cart_time.tzinfo is not None
     assert all(m.kind.value == "glucose" and m.unit == "mg/dL" for m in measurements)
     assert all("clock_skew" not in m.flags for m in measurements)
     assert driver.last_clock_skew_s is not None
@@ -142,7 +149,6 @@ async def test_family_against_fault(family, case, no_leaked_tasks):
             assert info.value.device_id == "gluco"
             assert "glucómetro" in info.value.nurse_message
             assert driver.last_raw == []  # nothing partial
-            assert driver.high_water_mark is None  # the mark only moves on success
             if fault in (Fault.CHECKSUM, Fault.BROKEN_FRAME, Fault.TRUNCATED):
                 assert sim.faults_injected > OPTIONS["retries"]  # retried, then gave up
 
@@ -165,7 +171,6 @@ async def test_a_download_that_outlasts_timeout_s_is_a_timeout(no_leaked_tasks):
         with pytest.raises(DeviceTimeout):
             await driver.measure()
     assert driver.last_raw == []
-    assert driver.high_water_mark is None
 
 
 async def test_unplug_mid_dump_tells_the_nurse_nothing_was_kept(no_leaked_tasks):
@@ -199,28 +204,23 @@ async def test_echoed_commands_are_skipped(family, no_leaked_tasks):
     assert _values(measurements, family) == _expected(family)
 
 
-# --------------------------------------------------------------------------- new records only
+# --------------------------------------------------------------------------- every record
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-async def test_second_download_returns_only_the_new_reading(family, no_leaked_tasks):
+async def test_every_download_returns_every_record_running_or_restarted(family, no_leaked_tasks):
+    """No in-memory mark: a running cart and a restarted one (a new driver) get the same."""
     async with _sim(family) as sim:
-        driver = _driver(family, sim)
-        first = await driver.measure()
+        running = _driver(family, sim)
+        first = await running.measure()
         assert len(first) == 4
-        records_after_first = sim.records_read
-        added = sim.add_reading(131)
-        second = await driver.measure()
-        assert [m.value for m in second] == [131.0]
-        assert driver.high_water_mark == added.measured_at
-        assert driver.last_raw  # the clock reply and the new record's frames
-        if family in ("onetouch.ultraeasy", "taidoc.td42xx"):
-            # index-addressed: reading stops at the first old record (0 is the newest)
-            assert sim.records_read - records_after_first == 2  # the new one, one old one
-        with pytest.raises(DeviceReportedError) as info:
-            await driver.measure()  # nothing new on the meter
-        assert info.value.nurse_message == NO_NEW_RECORDS_ES
-        assert driver.high_water_mark == added.measured_at
+        sim.add_reading(131)
+        again = await running.measure()
+        restarted = await _driver(family, sim).measure()
+    assert [m.value for m in again] == [v for v, _ in EXPECTED] + [131.0]
+    assert [(m.value, m.measured_at) for m in restarted] == [
+        (m.value, m.measured_at) for m in again
+    ]
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -230,26 +230,16 @@ async def test_replayed_records_are_deduplicated(family, no_leaked_tasks):
     assert _values(measurements, family) == _expected(family)
 
 
-async def test_high_water_mark_from_devices_toml_and_latest_only(no_leaked_tasks):
+async def test_retired_options_are_accepted_and_ignored(no_leaked_tasks):
+    """devices.toml files of earlier versions keep working; the store decides now."""
     async with _sim("onetouch.ultra2") as sim:
-        mark = sim.records[1].measured_at  # the first two were read before
-        driver = _driver("onetouch.ultra2", sim, high_water_mark=mark.isoformat())
-        assert driver.high_water_mark == mark
-        assert [m.value for m in await driver.measure()] == [118.0, 104.0]
-        sim.add_reading(150)
-        sim.add_reading(160)
-        driver.options = type(driver.options)(**{**_options(driver), "latest_only": True})
-        assert [m.value for m in await driver.measure()] == [160.0]
-        assert driver.high_water_mark == sim.records[-1].measured_at
-
-
-def _options(driver: SerialGlucometerDriver) -> dict[str, Any]:
-    o = driver.options
-    return {f: getattr(o, f) for f in o.__dataclass_fields__}
+        mark = sim.records[1].measured_at
+        driver = _driver("onetouch.ultra2", sim, high_water_mark=mark.isoformat(), latest_only=True)
+        assert [m.value for m in await driver.measure()] == [v for v, _ in EXPECTED]
 
 
 @pytest.mark.parametrize("family", ["onetouch.ultra2", "contour.astm"])
-async def test_control_solution_is_not_returned_but_advances_the_mark(family, no_leaked_tasks):
+async def test_control_solution_is_not_returned(family, no_leaked_tasks):
     now = wallclock.now().replace(second=0, microsecond=0)
     history = (
         MeterRecord(now - timedelta(hours=3), 99),
@@ -258,19 +248,15 @@ async def test_control_solution_is_not_returned_but_advances_the_mark(family, no
     async with _sim(family, history=history, new_reading_mg_dl=None) as sim:
         driver = _driver(family, sim)
         assert [m.value for m in await driver.measure()] == [99.0]
-        assert driver.high_water_mark == now - timedelta(hours=2)
-        sim.add_reading(112, control_solution=True)
-        with pytest.raises(DeviceReportedError):
-            await driver.measure()  # only a control test since: no patient reading
-        assert driver.high_water_mark == sim.records[-1].measured_at
 
 
-async def test_meter_clock_set_back_gets_its_own_advice(no_leaked_tasks):
-    async with _sim("taidoc.td42xx", clock_skew_s=-5 * 86400, new_reading_mg_dl=None) as sim:
-        driver = _driver("taidoc.td42xx", sim, high_water_mark=wallclock.now().isoformat())
+async def test_a_meter_with_only_control_tests_asks_for_a_measurement(no_leaked_tasks):
+    now = wallclock.now().replace(second=0, microsecond=0)
+    history = (MeterRecord(now - timedelta(hours=2), 110, control_solution=True),)
+    async with _sim("onetouch.ultra2", history=history, new_reading_mg_dl=None) as sim:
         with pytest.raises(DeviceReportedError) as info:
-            await driver.measure()
-    assert "fecha y hora" in info.value.nurse_message
+            await _driver("onetouch.ultra2", sim).measure()
+    assert info.value.nurse_message == NO_NEW_RECORDS_ES
 
 
 # --------------------------------------------------------------------------- clock skew
@@ -289,6 +275,48 @@ async def test_meter_clock_skew_is_flagged(family, no_leaked_tasks):
     assert driver.last_clock_skew_s < -7000
 
 
+@pytest.mark.parametrize("family", FAMILIES)
+async def test_meter_clock_read_at_connect_three_days_off(family, no_leaked_tasks):
+    async with _sim(family, clock_skew_s=3 * 86400) as sim:
+        driver = _driver(family, sim)
+        await driver.measure()
+        still = sim.meter_now()
+    clock = driver.last_clock
+    assert clock is not None
+    offset = clock.device_time.replace(tzinfo=clock.cart_time.tzinfo) - clock.cart_time
+    assert abs(offset.total_seconds() - 3 * 86400) <= 61  # minute-resolution clocks
+    assert clock.set_to is None
+    assert abs((still - wallclock.now()).total_seconds() - 3 * 86400) <= 61  # left alone
+
+
+@pytest.mark.parametrize("family", SETTABLE)
+async def test_meter_clock_set_only_when_allowed(family, no_leaked_tasks):
+    async with _sim(family, clock_skew_s=-3 * 86400) as sim:
+        driver = _driver(family, sim, set_clock=True)
+        measurements = await driver.measure()
+        after = sim.meter_now()
+    assert abs((after - wallclock.now()).total_seconds()) <= 61  # the meter now agrees
+    clock = driver.last_clock
+    assert clock is not None
+    assert clock.set_to is not None
+    assert abs((clock.set_to - wallclock.now()).total_seconds()) <= 61
+    # the records were stamped by the clock as read: the check keeps that reading
+    offset = clock.device_time.replace(tzinfo=clock.cart_time.tzinfo) - clock.cart_time
+    assert abs(offset.total_seconds() + 3 * 86400) <= 61
+    assert len(measurements) == 4
+
+
+async def test_contour_clock_is_read_from_its_header_and_never_set(no_leaked_tasks):
+    async with _sim("contour.astm", clock_skew_s=-3 * 86400) as sim:
+        driver = _driver("contour.astm", sim, set_clock=True)
+        await driver.measure()
+    clock = driver.last_clock
+    assert clock is not None  # the header carries the meter's time
+    assert clock.set_to is None  # ASTM has no set-clock message
+    offset = clock.device_time.replace(tzinfo=clock.cart_time.tzinfo) - clock.cart_time
+    assert abs(offset.total_seconds() + 3 * 86400) <= 61
+
+
 async def test_skew_under_the_threshold_is_not_flagged(no_leaked_tasks):
     async with _sim("onetouch.ultraeasy", clock_skew_s=120) as sim:
         measurements = await _driver("onetouch.ultraeasy", sim, clock_skew_s=600).measure()
@@ -303,8 +331,8 @@ async def test_skew_under_the_threshold_is_not_flagged(no_leaked_tasks):
     [
         ({"reply_s": "soon"}, "reply_s"),
         ({"retries": 1.5}, "retries"),
-        ({"latest_only": "yes"}, "latest_only"),
-        ({"high_water_mark": "yesterday"}, "high_water_mark|yesterday"),
+        ({"set_clock": "yes"}, "set_clock"),
+        ({"user_id": "one"}, "user_id"),
         ({"clock_skew": 60}, "clock_skew"),
         ({"baudrate": "fast"}, "baudrate|serial"),
     ],
@@ -364,18 +392,39 @@ async def test_two_glucometers_into_one_screening_nothing_partial(tmp_path, no_l
     engine.dispose()
 
 
-async def test_builder_defaults_to_newest_only(no_leaked_tasks):
-    """Without latest_only in devices.toml a screening gets the meter's newest reading."""
-    async with _sim("onetouch.ultra2") as sim:
-        cfg = DeviceConfig(
-            "gluco",
-            Role.GLUCOMETER,
-            "onetouch.ultra2",
-            "serial",
-            port=sim.port,
-            timeout_s=2.0,
-            options={"reply_s": 0.25},
+def _store(tmp_path: Path) -> Store:
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'cart.db'}")
+    migrate(engine)
+    return Store(engine)
+
+
+def _window() -> Window:
+    zone = wallclock.zone()
+    return Window(start=wallclock.now_aware() - timedelta(minutes=5), zone=zone)
+
+
+async def test_screening_takes_the_new_reading_and_a_restart_never_takes_it_again(
+    tmp_path, no_leaked_tasks
+):
+    """Patient A's reading, then a restart (new store handle, new driver) and patient B:
+    B's screening refuses A's record (the store's memory), and the nurse is told why."""
+    store = _store(tmp_path)
+    a = store.add_screening(Screening()).id
+    assert a is not None
+    async with _sim("onetouch.ultra2", new_reading_mg_dl=236) as sim:
+        (outcome,) = await measure_devices(
+            store, a, [_driver("onetouch.ultra2", sim)], window=_window()
         )
-        driver = build_driver(cfg)
-        readings = await driver.measure()
-        assert [m.value for m in readings] == [EXPECTED[-1][0]]
+        assert outcome.ok
+        assert [r.value for r in store.measurements_of(a)] == [236.0]
+
+        restarted = _store(tmp_path)  # the same database after a power cycle
+        b = restarted.add_screening(Screening()).id
+        assert b is not None
+        (outcome,) = await measure_devices(
+            restarted, b, [_driver("onetouch.ultra2", sim)], window=_window()
+        )
+    assert isinstance(outcome.error, NotAttributed)
+    assert outcome.error.reason == "already_seen"
+    assert "Reintentar" in outcome.error.nurse_message
+    assert restarted.measurements_of(b) == []

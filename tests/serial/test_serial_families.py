@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from cart import wallclock
+from cart.attribution import Window
 from cart.devices import DeviceConfig, Role
+from cart.drivers.base import ClockCheck, ReadingRefused, Refusal
 from cart.drivers.factory import build_driver
 from cart.errors import (
     CartError,
@@ -16,6 +21,7 @@ from cart.errors import (
     DeviceReportedError,
     DeviceTimeout,
 )
+from cart.measurement import Measurement
 from cart.screening import measure_devices
 from cart.store import Store, create_db_engine, migrate
 from cart.store.models import Screening
@@ -145,6 +151,30 @@ async def test_ua767_acknowledges_so_the_monitor_stops_resending(no_leaked_tasks
             await asyncio.sleep(0.01)
         assert sim.acks == 1
         assert sim.packets_sent == 1
+
+
+async def test_ua767_old_unacknowledged_packet_is_acknowledged_and_refused(no_leaked_tasks):
+    """A packet stamped two days ago (the monitor's memory of a reading never
+    acknowledged) is refused by the record check, acknowledged so it stops coming back,
+    and with nothing fresh before the deadline the nurse is told why."""
+    window = Window(wallclock.now_aware() - timedelta(minutes=5), wallclock.zone())
+
+    def check(record: Sequence[Measurement], clock: ClockCheck | None) -> Refusal | None:
+        return window.check(record, clock, wallclock.now_aware())
+
+    async with UA767Simulator(BPConfig.fast(clock_skew_s=-2 * 86400)) as sim:
+        driver = build_driver(_cfg("and.ua767", sim.port))
+        assert driver.keeps_records
+        with pytest.raises(ReadingRefused) as caught:
+            await driver.measure(check=check)
+        for _ in range(200):
+            if sim.acks:
+                break
+            await asyncio.sleep(0.01)
+        assert sim.acks == 1
+    assert caught.value.refusal.reason == "stale"
+    assert "Reintentar" in caught.value.nurse_message
+    assert len(driver.last_raw) == 1  # the refused packet, for the raw log
 
 
 @pytest.mark.parametrize("family", ["datascope.accutorr", "and.weighing"])

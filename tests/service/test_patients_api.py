@@ -11,8 +11,9 @@ from tests.service.support import API, CURP_ADULT, PATIENT, curp, register, with
 
 
 @pytest.fixture
-async def client(tmp_path: Path):
-    async with running_app(with_devices(tmp_path, tmp_path / "none.toml")) as (_, client):
+async def client(tmp_path: Path, database_url: str):
+    settings = with_devices(tmp_path, tmp_path / "none.toml", database_url=database_url)
+    async with running_app(settings) as (_, client):
         yield client
 
 

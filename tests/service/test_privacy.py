@@ -14,10 +14,10 @@ from tests.service.support import API, CURP_ADULT, PATIENT, enter, measure, simu
 
 
 async def test_a_whole_flow_logs_no_curp_and_no_name(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture
 ):
     caplog.set_level(logging.DEBUG)
-    async with running_app(simulated(tmp_path)) as (_, client):
+    async with running_app(simulated(tmp_path, database_url=database_url)) as (_, client):
         created = await client.post(f"{API}/patients", json=PATIENT)
         pid = created.json()["id"]
         assert (await client.post(f"{API}/patients", json=PATIENT)).status_code == 409

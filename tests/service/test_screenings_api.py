@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from cart.devices import DeviceConfig, Role
+from cart.store import create_db_engine
+from simulators.accutorr_cycles import CycleCuff
 from simulators.faults import Fault
 from simulators.serial_scale import ScaleConfig, SerialScaleSimulator
 from tests.helpers import running_app, write_devices
-from tests.service.cuff import CycleCuff
 from tests.service.support import (
     API,
     curp,
@@ -38,15 +39,20 @@ def _scale(port: str, timeout_s: float = 5.0) -> DeviceConfig:
     )
 
 
-def _rows(db: Path, sql: str) -> list[tuple[object, ...]]:
-    with sqlite3.connect(db) as conn:
-        return conn.execute(sql).fetchall()
+def _rows(database_url: str, sql: str) -> list[tuple[object, ...]]:
+    engine = create_db_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(text(sql))]
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture
-async def idle(tmp_path: Path):
+async def idle(tmp_path: Path, database_url: str):
     """The app with no device at all."""
-    async with running_app(with_devices(tmp_path, tmp_path / "none.toml")) as (app, client):
+    settings = with_devices(tmp_path, tmp_path / "none.toml", database_url=database_url)
+    async with running_app(settings) as (app, client):
         yield app, client
 
 
@@ -97,8 +103,10 @@ async def test_create_and_read(idle):
 # --------------------------------------------------------------------------- measure + SSE
 
 
-async def test_measure_is_202_and_progress_streams_until_the_run_ends(tmp_path, no_leaked_tasks):
-    async with running_app(simulated(tmp_path)) as (_, client):
+async def test_measure_is_202_and_progress_streams_until_the_run_ends(
+    tmp_path, database_url, no_leaked_tasks
+):
+    async with running_app(simulated(tmp_path, database_url=database_url)) as (_, client):
         sid = await new_screening(client)
         events = await measure(client, sid)
         names = [e.event for e in events]
@@ -143,8 +151,8 @@ async def test_measure_is_202_and_progress_streams_until_the_run_ends(tmp_path, 
         assert states == dict.fromkeys(roles, "ready")
 
 
-async def test_late_subscriber_gets_the_log_and_last_event_id_resumes(tmp_path):
-    async with running_app(simulated(tmp_path)) as (_, client):
+async def test_late_subscriber_gets_the_log_and_last_event_id_resumes(tmp_path, database_url):
+    async with running_app(simulated(tmp_path, database_url=database_url)) as (_, client):
         sid = await new_screening(client)
         assert (await client.get(f"{API}/screenings/{sid}/events")).status_code == 404
         first = await measure(client, sid, ["bascula"])
@@ -157,10 +165,13 @@ async def test_late_subscriber_gets_the_log_and_last_event_id_resumes(tmp_path):
         assert (await client.get(f"{API}/screenings/999/events")).status_code == 404
 
 
-async def test_second_measure_while_running_is_409(tmp_path, no_leaked_tasks):
+async def test_second_measure_while_running_is_409(tmp_path, database_url, no_leaked_tasks):
     async with SerialScaleSimulator(ScaleConfig.fast(fault=Fault.SILENCE)) as sim:
         devices = write_devices(tmp_path / "devices.toml", [_scale(sim.port, 1.5)])
-        async with running_app(with_devices(tmp_path, devices)) as (_, client):
+        async with running_app(with_devices(tmp_path, devices, database_url=database_url)) as (
+            _,
+            client,
+        ):
             patient = await register(client)
             sid = await new_screening(client, patient_id=patient["id"])
             other = await new_screening(client, patient_id=patient["id"])
@@ -205,21 +216,25 @@ async def test_measure_refusals(idle, tmp_path):
     assert extra.status_code == 422
 
 
-async def test_implausible_device_reading_is_refused_and_kept_in_the_raw_log(tmp_path):
+async def test_implausible_device_reading_is_refused_and_kept_in_the_raw_log(
+    tmp_path, database_url
+):
     async with SerialScaleSimulator(ScaleConfig.fast(weight_kg=512.0)) as sim:
         devices = write_devices(tmp_path / "devices.toml", [_scale(sim.port)])
-        async with running_app(with_devices(tmp_path, devices)) as (_, client):
+        async with running_app(with_devices(tmp_path, devices, database_url=database_url)) as (
+            _,
+            client,
+        ):
             sid = await new_screening(client)
             events = await measure(client, sid)
             (error,) = [e.data["error"] for e in events if e.event == "error"]
             assert error["type"] == "ImplausibleValue"
             assert error["nurse_message"].startswith("La báscula dio un valor imposible (512 kg)")
-    db = tmp_path / "cart.db"
-    assert _rows(db, "SELECT count(*) FROM measurement") == [(0,)]
-    assert _rows(db, "SELECT count(*) FROM raw_frame WHERE accepted = 0")[0][0] >= 1
+    assert _rows(database_url, "SELECT count(*) FROM measurement") == [(0,)]
+    assert _rows(database_url, "SELECT count(*) FROM raw_frame WHERE accepted = false")[0][0] >= 1
 
 
-async def test_blood_pressure_is_read_n_times_and_averaged(tmp_path, no_leaked_tasks):
+async def test_blood_pressure_is_read_n_times_and_averaged(tmp_path, database_url, no_leaked_tasks):
     async with CycleCuff([(128, 82, 97, 72), (133, 86, 102, 75)]) as cuff:
         cfg = DeviceConfig(
             id="baumanometro",
@@ -231,7 +246,7 @@ async def test_blood_pressure_is_read_n_times_and_averaged(tmp_path, no_leaked_t
             options={"poll_s": 0.02, "reply_s": 1.0},
         )
         devices = write_devices(tmp_path / "devices.toml", [cfg])
-        settings = with_devices(tmp_path, devices, bp_readings=2)
+        settings = with_devices(tmp_path, devices, bp_readings=2, database_url=database_url)
         async with running_app(settings) as (_, client):
             sid = await new_screening(client)
             events = await measure(client, sid)
@@ -257,15 +272,17 @@ async def test_blood_pressure_is_read_n_times_and_averaged(tmp_path, no_leaked_t
             ]
             assert systolic == [128, 133, 130.5]  # each reading kept, the average last
             assert len({m["reading_id"] for m in screening["measurements"]}) == 3
-    db = tmp_path / "cart.db"
     # the single readings keep their raw frames; the average has none of its own
-    assert _rows(db, "SELECT count(*) FROM raw_frame WHERE accepted = 1") == [(2,)]
+    assert _rows(database_url, "SELECT count(*) FROM raw_frame WHERE accepted = true") == [(2,)]
 
 
-async def test_shutdown_cancels_a_running_measurement(tmp_path, no_leaked_tasks):
+async def test_shutdown_cancels_a_running_measurement(tmp_path, database_url, no_leaked_tasks):
     async with SerialScaleSimulator(ScaleConfig.fast(fault=Fault.SILENCE)) as sim:
         devices = write_devices(tmp_path / "devices.toml", [_scale(sim.port, 60.0)])
-        async with running_app(with_devices(tmp_path, devices)) as (app, client):
+        async with running_app(with_devices(tmp_path, devices, database_url=database_url)) as (
+            app,
+            client,
+        ):
             sid = await new_screening(client)
             assert (await client.post(f"{API}/screenings/{sid}/measure")).status_code == 202
             await asyncio.sleep(0.2)
@@ -322,8 +339,8 @@ async def test_manual_entry_is_flagged_and_checked(idle):
 # --------------------------------------------------------------------------- classify + complete
 
 
-async def test_classification_from_latest_readings_then_complete(tmp_path):
-    async with running_app(simulated(tmp_path)) as (_, client):
+async def test_classification_from_latest_readings_then_complete(tmp_path, database_url):
+    async with running_app(simulated(tmp_path, database_url=database_url)) as (_, client):
         sid = await new_screening(client, glucose_context="fasting")
         await measure(client, sid)
         for kind, value, unit in [

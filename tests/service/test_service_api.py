@@ -8,8 +8,8 @@ from tests.helpers import running_app
 from tests.service.support import API, simulated, with_devices
 
 
-async def test_health_devices_sync_docs_and_kiosk(tmp_path: Path):
-    async with running_app(simulated(tmp_path)) as (_, client):
+async def test_health_devices_sync_docs_and_kiosk(tmp_path: Path, database_url: str):
+    async with running_app(simulated(tmp_path, database_url=database_url)) as (_, client):
         health = (await client.get(f"{API}/health")).json()
         assert health["status"] == "ok"
         assert health["database"] == "ok"

@@ -201,8 +201,9 @@ def sekmet_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FhirServ
 
 
 @pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    engine = create_db_engine(db_url)
+def store(database_url: str) -> Iterator[Store]:
+    """A migrated store on each database (SQLite file, fresh PostgreSQL database)."""
+    engine = create_db_engine(database_url)
     migrate(engine)
     yield Store(engine)
     engine.dispose()

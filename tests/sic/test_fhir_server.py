@@ -69,13 +69,15 @@ async def test_search_by_curp_returns_the_patient_and_observations(
     assert refs == {f"Patient/{patient['id']}"}
 
 
-async def test_the_service_lifespan_runs_the_worker(fhir_server: FhirServer, tmp_path, caplog):
+async def test_the_service_lifespan_runs_the_worker(
+    fhir_server: FhirServer, tmp_path, database_url, caplog
+):
     """With CART_SIC_BASE_URL set, `make run` moves completed screenings to sent."""
     caplog.set_level(logging.DEBUG)
     token = "s3cr3t-sic-token-do-not-log"
     async with FaultProxy(fhir_server.base_url.removesuffix("/fhir")) as proxy:
         settings = Settings(
-            database_url=f"sqlite:///{tmp_path / 'cart.db'}",
+            database_url=database_url,
             devices_file=tmp_path / "devices.toml",
             sic_base_url=proxy.base_url,
             sic_token=token,  # type: ignore[arg-type]

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from alembic import command
 from sqlalchemy import inspect, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from cart.sic.sample import CLASSIFICATION, sample_screening
 from cart.store import Store, create_db_engine, migrate
@@ -37,7 +37,7 @@ def test_a_failed_outbox_write_leaves_the_screening_open(store: Store):
     sid = sample_screening(store, next_index(), complete=False)
     with store.engine.begin() as conn:
         conn.execute(text("DROP TABLE outbox"))
-    with pytest.raises(OperationalError):
+    with pytest.raises(DBAPIError):  # SQLite: OperationalError; PostgreSQL: ProgrammingError
         store.complete(sid, dict(CLASSIFICATION))
     row = store.get_screening(sid)
     assert row is not None
@@ -109,8 +109,8 @@ def test_screening_without_patient_is_enqueued_too(store: Store):
     assert store.sync_status()["pending"] == 1
 
 
-def test_migration_0002_upgrades_and_downgrades(db_url: str):
-    engine = create_db_engine(db_url)
+def test_migration_0002_upgrades_and_downgrades(database_url: str):
+    engine = create_db_engine(database_url)
     try:
         migrate(engine, "0001")
         assert "outbox" not in inspect(engine).get_table_names()
@@ -123,3 +123,33 @@ def test_migration_0002_upgrades_and_downgrades(db_url: str):
         assert "outbox" not in inspect(engine).get_table_names()
     finally:
         engine.dispose()
+
+
+def test_next_due_is_the_earliest_free_entry_or_lease_end(store: Store):
+    """Each entry is due at the later of its next attempt and its lease's end (on both DBs:
+    the SIC worker computes its sleep from this; PostgreSQL has no two-argument max())."""
+    a, b, c = (sample_screening(store, next_index()) for _ in range(3))
+    ids = {}
+    for sid in (a, b, c):
+        entry = store.outbox_entry(sid)
+        assert entry is not None
+        assert entry.id is not None
+        ids[sid] = entry.id
+    base = datetime(2031, 1, 1, 12, tzinfo=UTC)
+    now = _now()
+    store.outbox_retry(ids[a], error="5xx", next_attempt_at=base + timedelta(seconds=30))
+    # b: leased past its next attempt -> due when the lease ends
+    store.outbox_retry(ids[b], error="5xx", next_attempt_at=base + timedelta(seconds=5))
+    assert store.outbox_claim(ids[b], now, base + timedelta(seconds=10))
+    # c: next attempt past its lease -> due at the next attempt
+    store.outbox_retry(ids[c], error="5xx", next_attempt_at=base + timedelta(seconds=20))
+    assert store.outbox_claim(ids[c], now, base + timedelta(seconds=15))
+    due = store.outbox_next_due()
+    assert due == base + timedelta(seconds=10)
+    assert due.tzinfo is not None
+    store.outbox_sent(ids[b], status_code=200, summary={})
+    assert store.outbox_next_due() == base + timedelta(seconds=20)
+    store.outbox_sent(ids[c], status_code=200, summary={})
+    assert store.outbox_next_due() == base + timedelta(seconds=30)
+    store.outbox_sent(ids[a], status_code=200, summary={})
+    assert store.outbox_next_due() is None

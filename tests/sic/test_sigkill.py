@@ -23,14 +23,14 @@ KNOBS = ["--lease", "1", "--backoff", "0.05", "--backoff-max", "0.2", "--timeout
 
 
 async def test_sigkill_mid_sync_then_restart_delivers_every_screening_once(
-    fhir_server: FhirServer, store: Store, db_url: str
+    fhir_server: FhirServer, store: Store, database_url: str
 ):
     sids = screenings(store, 20)
     upstream = fhir_server.base_url.removesuffix("/fhir")
     async with FaultProxy(upstream, delay=0.05) as proxy:
         env = {
             **os.environ,
-            "CART_DATABASE_URL": db_url,
+            "CART_DATABASE_URL": database_url,
             "CART_SIC_BASE_URL": proxy.base_url,
             "CART_LOG_LEVEL": "WARNING",
         }

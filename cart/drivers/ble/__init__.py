@@ -70,8 +70,8 @@ def build_ble_driver(
 ) -> BleDriver:
     """The driver for ``info.driver`` (one of :data:`BLE_DRIVERS`).
 
-    ``options`` go to the driver class (e.g. ``high_water_mark=``, ``latest_only=`` for
-    the glucometer). Raises KeyError for an unknown driver id.
+    ``options`` go to the driver class (e.g. ``require_new=`` for the glucometer).
+    Raises KeyError for an unknown driver id.
     """
     cls = BLE_DRIVERS[info.driver]
     return cls(info, address=address, name=name, backend=backend, settings=settings, **options)
@@ -87,7 +87,7 @@ _SETTING_OPTIONS: Final = {
     "sync_time": bool,
 }
 #: devices.toml options passed to the glucometer driver
-_GLUCOMETER_OPTIONS: Final = {"high_water_mark": int, "latest_only": bool, "require_new": bool}
+_GLUCOMETER_OPTIONS: Final = {"require_new": bool}
 
 
 def build_from_device_config(
@@ -98,7 +98,7 @@ def build_from_device_config(
     ``address``/``name`` come from the entry, ``timeout_s`` is the measurement deadline,
     options ``scan_timeout_s``, ``connect_timeout_s``, ``response_timeout_s``,
     ``connect_attempts``, ``pair``, ``sync_time`` (and for ``ble.glucose``:
-    ``high_water_mark``, ``latest_only``, ``require_new``) tune it. ``extra["backend"]``
+    ``require_new``) tune it; ``user_id`` and ``set_clock`` arrive in ``info``. ``extra["backend"]``
     is a :class:`BleBackend` (None: the OS stack); ``extra["settings"]`` a base
     :class:`BleSettings` (e.g. ``BleSettings.fast()`` in simulate mode).
     """
@@ -130,12 +130,5 @@ def build_from_device_config(
 
 
 def build(cfg: DeviceConfig, info: DeviceInfo, **extra: Any) -> BleDriver:
-    """The :mod:`cart.drivers.factory` entry point (keyword ``extra``: backend, settings).
-
-    A screening files the glucometer's newest reading under the patient in front of the
-    cart, so ``latest_only`` defaults to true here; older new records still move the
-    high-water mark. devices.toml may set ``latest_only = false``.
-    """
-    if info.driver == "ble.glucose" and "latest_only" not in cfg.options:
-        cfg = replace(cfg, options={**cfg.options, "latest_only": True})
+    """The :mod:`cart.drivers.factory` entry point (keyword ``extra``: backend, settings)."""
     return build_from_device_config(cfg, info, extra)

@@ -7,10 +7,18 @@ system's stack (``None``, production) or another bleak backend such as the bumbl
 
 One reading is: scan (by address, name or the profile's service UUID), connect with
 bounded retries and exponential backoff with jitter, subscribe to every characteristic the
-reading needs *before* anything can trigger it, best-effort time sync through the Current
-Time Service, then the profile's own exchange (:meth:`BleDriver._exchange`). Notifications
-and the disconnect are delivered through one queue, in the order they happened, so an
-indication that arrives just before a cuff drops the link is never lost.
+reading needs *before* anything can trigger it, read the device clock (Current Time 0x2A2B,
+else Date Time 0x2A08) into :attr:`Driver.last_clock` and, only when the device's
+``set_clock`` allows it and Current Time is writable, write the cart's time to it; then
+the profile's own exchange (:meth:`BleDriver._exchange`). Notifications and the
+disconnect are delivered through one queue, in the order they happened, so an indication
+that arrives just before a cuff drops the link is never lost.
+
+Scales and cuffs with a memory replay stored measurements when a central connects. Each
+indicated record goes through the caller's record check (and the configured user id):
+a refused one is kept in ``last_raw`` and skipped, and the driver waits, reconnecting if
+the device drops the link, for a fresh one until the measurement deadline; then it raises
+:class:`ReadingRefused` with the last refusal.
 
 Errors become :mod:`cart.errors` device errors with a Spanish message for the nurse:
 refused security (insufficient authentication/encryption, failed pairing) is
@@ -25,7 +33,7 @@ import contextlib
 import logging
 import random
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import ClassVar, Final
 
@@ -45,9 +53,13 @@ from cart.drivers.base import (
     ProgressCallback,
     ProgressStage,
     RawFrame,
+    ReadingRefused,
     RecordCheck,
+    Refusal,
+    clock_check,
     emit,
     no_progress,
+    screen_record,
 )
 from cart.drivers.bumble_bleak.errors import BumbleConnectionLostError, BumblePairingError
 from cart.errors import (
@@ -60,7 +72,7 @@ from cart.errors import (
     PairingRequired,
     ProtocolError,
 )
-from cart.measurement import Measurement
+from cart.measurement import DeviceIdentity, Measurement
 from cart.protocols import ble_time
 from cart.protocols.ble_common import DateTime
 
@@ -70,6 +82,7 @@ __all__ = [
     "BACKOFF_JITTER",
     "MAX_CONNECT_ATTEMPTS",
     "BleBackend",
+    "BleDeviceIdentity",
     "BleDriver",
     "BleLink",
     "BleSettings",
@@ -89,8 +102,12 @@ BACKOFF_CAP_S: Final = 4.0
 BACKOFF_JITTER: Final = 0.25
 
 CURRENT_TIME: Final = normalize_uuid_16(ble_time.CURRENT_TIME_UUID)
+DATE_TIME: Final = normalize_uuid_16(ble_time.DATE_TIME_UUID)
 #: Adjust Reason written with the time: "external reference time update" (bit 1).
 ADJUST_REASON_EXTERNAL_REFERENCE: Final = 0x02
+
+#: Device Information characteristics read into the identity the record memory is keyed by
+DEVICE_INFORMATION: Final = {0x2A29: "manufacturer", 0x2A24: "model", 0x2A25: "serial_number"}
 
 _MAC = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
 _PAIRING_GATT_CODES: Final = frozenset(
@@ -192,7 +209,8 @@ class BleSettings:
     """Pair (or encrypt with the stored bond) right after connecting, for devices that
     only talk to bonded centrals. Without it such a device gives PairingRequired."""
     sync_time: bool = True
-    """Write the cart's clock to the device's Current Time when it is writable."""
+    """False: never write the device's Current Time, even when its ``set_clock`` allows
+    it (a device known to misbehave on that write). The clock is read either way."""
 
     def __post_init__(self) -> None:
         for name in ("scan_timeout_s", "connect_timeout_s", "measurement_timeout_s"):
@@ -302,8 +320,23 @@ class BleLink:
                 await client.disconnect()
 
 
+@dataclass(frozen=True, slots=True)
+class BleDeviceIdentity(DeviceIdentity):
+    """Who measured, plus the BLE address (the record memory's key without a serial)."""
+
+    address: str | None = None
+
+
+class _RefusedAndLost(Exception):
+    """Internal: the device dropped the link after sending only refused records."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.reason)
+        self.refusal = refusal
+
+
 class BleDriver(Driver):
-    """Base of the BLE drivers: scanning, connecting, errors, time sync.
+    """Base of the BLE drivers: scanning, connecting, errors, device clock.
 
     ``address`` or ``name`` choose the device; with neither, ``info.address`` is used (a
     ``AA:BB:CC:DD:EE:FF`` address, otherwise an advertised name) and, when that is empty
@@ -312,6 +345,9 @@ class BleDriver(Driver):
 
     #: the profile's primary service, e.g. 0x181D; used to scan when no address/name
     SERVICE_UUID16: ClassVar[int]
+    #: after a clock set, do the records this driver returns carry the new clock? (a
+    #: measurement taken after connect does; a meter's stored records do not)
+    STAMPS_AFTER_CONNECT: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -333,8 +369,14 @@ class BleDriver(Driver):
         self.backend = backend or BleBackend()
         self.settings = settings or BleSettings()
         self._lock = asyncio.Lock()
-        #: device clock minus cart clock seen at the last time sync, in seconds
+        #: device clock minus cart clock at the last clock read, in seconds
         self.last_clock_skew_s: float | None = None
+        self._reading_deadline = 0.0
+        #: the last refusal of this reading on an earlier connection (cuffs reconnect)
+        self._carried_refusal: Refusal | None = None
+        #: Device Information by address, read once (cuffs drop the link within a second)
+        self._identities: dict[str, BleDeviceIdentity] = {}
+        self._identity: BleDeviceIdentity | None = None
         self._rng = random.Random()
 
     # ------------------------------------------------------------------ measure
@@ -344,28 +386,81 @@ class BleDriver(Driver):
     ) -> list[Measurement]:
         async with self._lock:
             raw: list[RawFrame] = []
-            link = await self._open(progress)
-            try:
-                measurements = await self._exchange(link, progress, raw)
-            except DeviceError:
-                raise
-            except ProtocolError as exc:
-                raise self.make_error(
-                    DeviceReportedError, f"the device sent a value that does not decode: {exc}"
-                ) from exc
-            except (BleakError, TimeoutError, OSError) as exc:
-                raise self._transport_error(exc, link) from exc
-            finally:
-                await link.close()
-            self.last_raw = raw
+            self.last_raw = raw  # refused records stay here for the raw log, even on error
+            self.last_clock = None
+            self._reading_deadline = self._deadline(self.settings.measurement_timeout_s)
+            self._carried_refusal = None
+            self._identity = None
+            while True:
+                try:
+                    link = await self._open(progress)
+                except DeviceError as exc:
+                    if self._carried_refusal is None:
+                        raise
+                    raise self.refused(self._carried_refusal) from exc  # say why to the nurse
+                try:
+                    measurements = await self._exchange(link, progress, raw, check)
+                    break
+                except _RefusedAndLost as lost:
+                    self._carried_refusal = lost.refusal
+                    if asyncio.get_running_loop().time() >= self._reading_deadline:
+                        raise self.refused(lost.refusal) from None
+                    _log.info("%s: refused record, waiting for a fresh one", self.device_id)
+                except DeviceError:
+                    raise
+                except ProtocolError as exc:
+                    raise self.make_error(
+                        DeviceReportedError, f"the device sent a value that does not decode: {exc}"
+                    ) from exc
+                except (BleakError, TimeoutError, OSError) as exc:
+                    raise self._transport_error(exc, link) from exc
+                finally:
+                    await link.close()
+            identity = self.identity()
+            if identity is not None:
+                measurements = [m if m.device else m.with_device(identity) for m in measurements]
             await emit(progress, Progress(ProgressStage.DONE, self.device_id, "done"))
             return measurements
 
     @abc.abstractmethod
     async def _exchange(
-        self, link: BleLink, progress: ProgressCallback, raw: list[RawFrame]
+        self,
+        link: BleLink,
+        progress: ProgressCallback,
+        raw: list[RawFrame],
+        check: RecordCheck | None,
     ) -> list[Measurement]:
         """The profile's exchange on a connected link; appends the frames it used to raw."""
+
+    def refused(self, refusal: Refusal) -> ReadingRefused:
+        return ReadingRefused(refusal, device_id=self.device_id, role=self.info.role.value)
+
+    async def _next_record(
+        self, link: BleLink, waiting_for: str, refusal: Refusal | None
+    ) -> Notification:
+        """The next event before the reading deadline; after a refusal, a timeout or a
+        dropped link says why nothing was taken (ReadingRefused, or a reconnect)."""
+        refusal = refusal or self._carried_refusal
+        try:
+            return await link.next(self._reading_deadline, waiting_for)
+        except DeviceTimeout:
+            if refusal is not None:
+                raise self.refused(refusal) from None
+            raise
+        except ConnectionLost:
+            if refusal is not None:
+                raise _RefusedAndLost(refusal) from None
+            raise
+
+    def _screen(
+        self, measurements: tuple[Measurement, ...] | list[Measurement], check: RecordCheck | None
+    ) -> Refusal | None:
+        refusal = screen_record(measurements, self.info.user_id, check, self.last_clock)
+        if refusal is not None:
+            _log.info(
+                "%s: record refused (%s): %s", self.device_id, refusal.reason, refusal.message
+            )
+        return refusal
 
     async def probe(self) -> str:
         """Scan only: what answers for this device (``cart devices test``)."""
@@ -464,36 +559,99 @@ class BleDriver(Driver):
         """A loop-clock deadline ``seconds`` from now (for :meth:`BleLink.next`)."""
         return asyncio.get_running_loop().time() + seconds
 
-    # ------------------------------------------------------------------ time sync
+    # ------------------------------------------------------------------ device clock
+
+    async def _read_clock(self, link: BleLink) -> datetime | None:
+        """The device clock from Current Time, else Date Time (None: not readable)."""
+        assert link.client is not None
+        for uuid16, parse in (
+            (ble_time.CURRENT_TIME_UUID, _current_time),
+            (ble_time.DATE_TIME_UUID, _date_time),
+        ):
+            characteristic = link.characteristic(uuid16)
+            if characteristic is None or "read" not in characteristic.properties:
+                continue
+            try:
+                value = parse(bytes(await link.client.read_gatt_char(characteristic)))
+            except (BleakError, TimeoutError, OSError, ProtocolError, ValueError) as exc:
+                _log.info("%s: clock 0x%04X not read: %r", self.device_id, uuid16, exc)
+                continue
+            if value is not None:
+                return value
+        return None
+
+    def identity(self) -> BleDeviceIdentity | None:
+        """Who the device of the current (or last) reading said it is."""
+        return self._identity
+
+    async def _read_identity(self, link: BleLink) -> None:
+        """Device Information (manufacturer, model, serial number) and the address: who
+        measured, so the store's record memory follows the device, not its config entry."""
+        assert link.client is not None
+        address = link.client.address
+        known = self._identities.get(address)
+        if known is None:
+            fields: dict[str, str] = {}
+            for uuid16, name in DEVICE_INFORMATION.items():
+                characteristic = link.characteristic(uuid16)
+                if characteristic is None or "read" not in characteristic.properties:
+                    continue
+                try:
+                    value = bytes(await link.client.read_gatt_char(characteristic))
+                except (BleakError, TimeoutError, OSError) as exc:
+                    _log.info("%s: 0x%04X not read: %r", self.device_id, uuid16, exc)
+                    return  # best effort; asked again on the next connection
+                text = value.decode("utf-8", "replace").strip("\x00 ")
+                if text:
+                    fields[name] = text[:64]
+            known = BleDeviceIdentity(self.device_id, address=address, **fields)
+            self._identities[address] = known
+        self._identity = known
 
     async def _sync_time(self, link: BleLink) -> None:
-        """Best effort: read the device clock (skew), then write the cart's time to CTS."""
-        if not self.settings.sync_time:
-            return
+        """Read the device clock into ``last_clock``; set it only where allowed and writable;
+        then read who the device is (:meth:`_read_identity`).
+
+        Best effort: a device that refuses the write (Omron answers 0x80) keeps its clock
+        and the clock check says what it read.
+        """
+        try:
+            await self._clock(link)
+        finally:
+            await self._read_identity(link)
+
+    async def _clock(self, link: BleLink) -> None:
+        read_at = await self._read_clock(link)
+        if read_at is not None:
+            self.last_clock = clock_check(read_at)
+            self.last_clock_skew_s = (read_at - wallclock.now()).total_seconds()
         characteristic = link.characteristic(ble_time.CURRENT_TIME_UUID)
-        if characteristic is None or "write" not in characteristic.properties:
+        if (
+            not self.info.set_clock
+            or not self.settings.sync_time
+            or characteristic is None
+            or "write" not in characteristic.properties
+        ):
             return
         assert link.client is not None
-        try:
-            if "read" in characteristic.properties:
-                device_time = ble_time.parse_current_time(
-                    bytes(await link.client.read_gatt_char(characteristic))
-                ).date_time.to_datetime()
-                if device_time is not None:
-                    self.last_clock_skew_s = (device_time - wallclock.now()).total_seconds()
-            now = wallclock.now()
-            value = ble_time.encode_current_time(
-                ble_time.CurrentTime(
-                    DateTime.from_datetime(now),
-                    now.isoweekday(),
-                    0,
-                    ADJUST_REASON_EXTERNAL_REFERENCE,
-                )
+        now = wallclock.now().replace(microsecond=0)
+        value = ble_time.encode_current_time(
+            ble_time.CurrentTime(
+                DateTime.from_datetime(now), now.isoweekday(), 0, ADJUST_REASON_EXTERNAL_REFERENCE
             )
+        )
+        try:
             await link.client.write_gatt_char(characteristic, value, response=True)
-        except (BleakError, TimeoutError, OSError, ProtocolError, ValueError) as exc:
-            # Omron answers 0x80 to this write; a lost link shows up in the event queue.
-            _log.info("%s: time sync skipped: %r", self.device_id, exc)
+        except (BleakError, TimeoutError, OSError) as exc:
+            # a lost link shows up in the event queue
+            _log.info("%s: device clock not set: %r", self.device_id, exc)
+            return
+        if self.STAMPS_AFTER_CONNECT:
+            # what comes next is stamped by the clock just set: check against it
+            after = await self._read_clock(link)
+            self.last_clock = clock_check(after or now, set_to=now)
+        elif self.last_clock is not None:
+            self.last_clock = replace(self.last_clock, set_to=now)
 
     # ------------------------------------------------------------------ errors
 
@@ -526,3 +684,11 @@ class BleDriver(Driver):
         if isinstance(exc, TimeoutError):
             return self.make_timeout("answer to a GATT request")
         return self.make_error(DeviceReportedError, f"GATT operation failed: {exc!r}")
+
+
+def _current_time(payload: bytes) -> datetime | None:
+    return ble_time.parse_current_time(payload).date_time.to_datetime()
+
+
+def _date_time(payload: bytes) -> datetime | None:
+    return ble_time.parse_date_time(payload).to_datetime()

@@ -1,17 +1,22 @@
 """Bluetooth blood pressure monitors: the Blood Pressure Service (0x1810) through bleak.
 
-Supported: cuffs implementing the Bluetooth SIG Blood Pressure Service (Omron
-BP7000-series and HEM-9200T, A&D UA-651BLE, Beurer BM 54/57, ...). Discovery by address,
-advertised name or the Blood Pressure service UUID.
+Supported: cuffs implementing the Bluetooth SIG Blood Pressure Service (Omron BP7000-series
+and HEM-9200T, A&D UA-651BLE, Beurer BM 54/57, ...). Discovery by address, advertised name
+or the Blood Pressure service UUID.
 
-Order matters with cuffs, which indicate the result and drop the link within a second:
-the driver enables notifications on Intermediate Cuff Pressure (0x2A36) and indications on
-Blood Pressure Measurement (0x2A35) before anything else, then syncs the clock (best
-effort). Every cuff pressure notification is reported at once as a PROGRESS event with a
-``cuff_pressure`` measurement (the kiosk shows it); the indicated measurement is the
-result: systolic, diastolic, mean arterial pressure and pulse, with the cuff's status
-bits as flags. The cuff disconnecting after the indication is expected; disconnecting
-before it is ``ConnectionLost`` and nothing is returned.
+Order matters with cuffs, which indicate the result and drop the link within a second: the
+driver enables notifications on Intermediate Cuff Pressure (0x2A36) and indications on Blood
+Pressure Measurement (0x2A35) before anything else, then reads the cuff's clock (and sets it
+only when allowed). Every cuff pressure notification is reported at once as a PROGRESS event
+with a ``cuff_pressure`` measurement (the kiosk shows it); the indicated measurement is the
+result: systolic, diastolic, mean arterial pressure and pulse, with the cuff's status bits
+as flags. The cuff disconnecting after the indication is expected; disconnecting before it
+is ``ConnectionLost`` and nothing is returned.
+
+Cuffs with a memory (Omron, A&D) indicate their stored, unsent measurements when a central
+connects, possibly of another user: each one goes through the record check and the
+configured ``user_id``; refused ones are skipped and the driver waits for a fresh one (see
+:mod:`cart.drivers.ble._base`).
 """
 
 from __future__ import annotations
@@ -19,7 +24,15 @@ from __future__ import annotations
 import logging
 from typing import Final
 
-from cart.drivers.base import Progress, ProgressCallback, ProgressStage, RawFrame, emit
+from cart.drivers.base import (
+    Progress,
+    ProgressCallback,
+    ProgressStage,
+    RawFrame,
+    RecordCheck,
+    Refusal,
+    emit,
+)
 from cart.drivers.ble._base import BleDriver, BleLink
 from cart.errors import ProtocolError
 from cart.measurement import Measurement
@@ -42,9 +55,16 @@ class BleBloodPressureDriver(BleDriver):
     """``BleBloodPressureDriver(info, backend=..., settings=...).measure(progress)``."""
 
     SERVICE_UUID16 = BLOOD_PRESSURE_SERVICE
+    #: cuffs keep unsent (or all) measurements and indicate them again on connect
+    keeps_records = True
+    STAMPS_AFTER_CONNECT = True
 
     async def _exchange(
-        self, link: BleLink, progress: ProgressCallback, raw: list[RawFrame]
+        self,
+        link: BleLink,
+        progress: ProgressCallback,
+        raw: list[RawFrame],
+        check: RecordCheck | None,
     ) -> list[Measurement]:
         result = link.require(BLOOD_PRESSURE_MEASUREMENT, "Blood Pressure Measurement")
         cuff = link.characteristic(INTERMEDIATE_CUFF_PRESSURE)
@@ -55,9 +75,9 @@ class BleBloodPressureDriver(BleDriver):
         await emit(
             progress, Progress(ProgressStage.WAITING, self.device_id, "waiting for the cuff")
         )
-        deadline = self._deadline(self.settings.measurement_timeout_s)
+        refusal: Refusal | None = None
         while True:
-            event = await link.next(deadline, "blood pressure measurement")
+            event = await self._next_record(link, "blood pressure measurement", refusal)
             if event.uuid16 == INTERMEDIATE_CUFF_PRESSURE:
                 try:
                     pressure = decode_intermediate_cuff_pressure(event.data).measurements[0]
@@ -77,4 +97,6 @@ class BleBloodPressureDriver(BleDriver):
             elif event.uuid16 == BLOOD_PRESSURE_MEASUREMENT:
                 decoded = decode_blood_pressure(event.data)
                 raw.append(RawFrame(PROTOCOL, event.data))
-                return list(decoded.measurements)
+                refusal = self._screen(decoded.measurements, check)
+                if refusal is None:
+                    return list(decoded.measurements)

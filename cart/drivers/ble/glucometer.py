@@ -6,23 +6,23 @@ Discovery by address, advertised name or the Glucose service UUID.
 
 A meter only sends stored records when asked. The driver enables notifications on Glucose
 Measurement (0x2A18) and Measurement Context (0x2A34) and indications on the RACP
-(0x2A52), syncs the meter's clock (best effort, when Current Time is writable), then asks
-for the records *after its high-water mark* (``01 03 01 <hwm+1>``; ``01 01`` when it knows
-none) and collects them until the RACP answers "success" or "no records found".
+(0x2A52), reads the meter's clock (Current Time or Date Time; set only when the device's
+``set_clock`` allows and Current Time is writable), then asks for all stored records
+(``01 01``) and collects them until the RACP answers "success" or "no records found".
 
-- New records only: :attr:`BleGlucometerDriver.high_water_mark` is the highest sequence
-  number already delivered; set it from outside (constructor or attribute) from the
-  store. Records at or below it are dropped, duplicates within a download too.
+- Every record: the driver returns all of the meter's patient records, oldest first, each
+  with its sequence number; which one belongs to the screening, and which were seen
+  before, is the caller's record memory's decision (the same after a restart as in a
+  running cart). Duplicates within a download collapse.
 - Resume: if the link drops mid-download the reading fails with ``ConnectionLost``
-  (nothing returned, the high-water mark unchanged) but the complete records received are
-  kept in memory; the next reading asks only for what came after them and returns the
-  whole batch.
+  (nothing returned) but the complete records received are kept; the next reading asks
+  only for what came after them (``01 03 01 <last+1>``) and returns the whole batch,
+  exactly what a full download would have returned (a download optimisation only).
 - Silence: no RACP answer (or a stalled download) within ``response_timeout_s`` sends
   Abort (``03 00``) and fails with ``DeviceTimeout``.
 - A malformed record aborts the download (``DeviceReportedError``): a batch with a hole
   in it is never returned.
-- Control-solution readings (type 10 or location 4) are not patient values: they advance
-  the high-water mark but are not returned.
+- Control-solution readings (type 10 or location 4) are not patient values: not returned.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from cart.drivers.base import (
     ProgressCallback,
     ProgressStage,
     RawFrame,
+    RecordCheck,
     emit,
 )
 from cart.drivers.ble._base import BleBackend, BleDriver, BleLink, BleSettings, is_pairing_error
@@ -109,15 +110,15 @@ class GlucoseRecordSet:
 
 
 class BleGlucometerDriver(BleDriver):
-    """``BleGlucometerDriver(info, backend=..., high_water_mark=None).measure(progress)``.
+    """``BleGlucometerDriver(info, backend=...).measure(progress)``.
 
-    ``require_new``: when the meter has no record after the high-water mark, raise
-    ``DeviceReportedError`` ("no new readings: measure and retry") instead of returning
-    an empty list. ``latest_only``: return only the newest record (the screening's own
-    reading) while still advancing the high-water mark over the whole batch.
+    ``require_new``: when the meter holds no patient record, raise ``DeviceReportedError``
+    ("measure and retry") instead of returning an empty list.
     """
 
     SERVICE_UUID16 = GLUCOSE_SERVICE
+    #: the meter keeps every result; a RACP download sends them all again
+    keeps_records = True
 
     def __init__(
         self,
@@ -127,43 +128,26 @@ class BleGlucometerDriver(BleDriver):
         name: str | None = None,
         backend: BleBackend | None = None,
         settings: BleSettings | None = None,
-        high_water_mark: int | None = None,
         require_new: bool = True,
-        latest_only: bool = False,
     ) -> None:
         super().__init__(info, address=address, name=name, backend=backend, settings=settings)
-        self._high_water_mark = high_water_mark
         self.require_new = require_new
-        self.latest_only = latest_only
         #: complete records of an interrupted download, kept to resume after them
         self._pending: dict[int, _Record] = {}
 
-    @property
-    def high_water_mark(self) -> int | None:
-        """Highest sequence number already delivered (None: never read this meter)."""
-        return self._high_water_mark
-
-    @high_water_mark.setter
-    def high_water_mark(self, value: int | None) -> None:
-        if value is not None and not 0 <= value <= 0xFFFF:
-            raise ValueError("a sequence number is 0-65535")
-        self._high_water_mark = value
-        if value is not None:
-            self._pending = {s: r for s, r in self._pending.items() if s > value}
-
     def _request(self) -> RacpRequest:
-        marks = [
-            m for m in (self._high_water_mark, max(self._pending, default=None)) if m is not None
-        ]
-        if not marks:
+        last = max(self._pending, default=None)
+        if last is None or last + 1 > 0xFFFF:
+            self._pending.clear()
             return RacpRequest.report_all()
-        start = max(marks) + 1
-        if start > 0xFFFF:
-            return RacpRequest.report_last()
-        return RacpRequest.report_from(start)
+        return RacpRequest.report_from(last + 1)
 
     async def _exchange(
-        self, link: BleLink, progress: ProgressCallback, raw: list[RawFrame]
+        self,
+        link: BleLink,
+        progress: ProgressCallback,
+        raw: list[RawFrame],
+        check: RecordCheck | None,
     ) -> list[Measurement]:
         measurement = link.require(GLUCOSE_MEASUREMENT, "Glucose Measurement")
         racp = link.require(RACP, "Record Access Control Point")
@@ -267,23 +251,17 @@ class BleGlucometerDriver(BleDriver):
                 DeviceReportedError,
                 f"records {incomplete} announced a context that never came",
             )
-        hwm = self._high_water_mark
-        fresh = sorted(
-            (r for s, r in merged.items() if hwm is None or s > hwm),
+        self._pending.clear()
+        patient = sorted(
+            (r for r in merged.values() if not r.control_solution),
             key=lambda r: r.sequence_number,
         )
-        patient = [r for r in fresh if not r.control_solution]
-        if self.latest_only:
-            patient = patient[-1:]
         if not patient and self.require_new:
-            if fresh:
-                self._advance(fresh)
             raise self.make_error(
                 DeviceReportedError,
-                "no new patient readings on the meter",
+                "no patient readings on the meter",
                 advice_es=NO_NEW_RECORDS_ES,
             )
-        self._advance(fresh)
         measurements: list[Measurement] = []
         for record in patient:
             raw.extend(record.frames)
@@ -294,18 +272,9 @@ class BleGlucometerDriver(BleDriver):
             )
         return measurements
 
-    def _advance(self, records: list[_Record]) -> None:
-        if records:
-            top = max(r.sequence_number for r in records)
-            if self._high_water_mark is None or top > self._high_water_mark:
-                self._high_water_mark = top
-        self._pending.clear()
-
     def _keep_for_resume(self, batch: GlucoseRecordSet) -> None:
-        hwm = self._high_water_mark
         for sequence, record in batch.complete().items():
-            if hwm is None or sequence > hwm:
-                self._pending.setdefault(sequence, record)
+            self._pending.setdefault(sequence, record)
 
     async def _abort(self, link: BleLink) -> None:
         """Best effort: tell the meter to stop the running procedure."""

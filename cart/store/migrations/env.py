@@ -1,9 +1,11 @@
-"""Alembic environment: run against the connection handed over by cart.store.db.migrate."""
+"""Alembic environment: run against the connection handed over by cart.store.db (the
+service's start-up, `cart db`), or, for the `alembic` command, against the cart's database."""
 
 from __future__ import annotations
 
+from logging.config import fileConfig
+
 from alembic import context
-from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
 import cart.store.models  # noqa: F401  - registers the tables on SQLModel.metadata
@@ -15,13 +17,20 @@ config = context.config
 def run() -> None:
     connection = config.attributes.get("connection")
     if connection is None:
-        engine = engine_from_config(
-            config.get_section(config.config_ini_section) or {},
-            prefix="sqlalchemy.",
-            poolclass=pool.NullPool,
-        )
-        with engine.connect() as conn:
-            _run(conn)
+        # the `alembic` command (alembic.ini at the repository root): the ini's URL if it
+        # has one, else the cart's own setting (CART_DATABASE_URL, .env, the default)
+        from cart.config import load_settings
+        from cart.store.db import create_db_engine
+
+        if config.config_file_name is not None:
+            fileConfig(config.config_file_name, disable_existing_loggers=False)
+        url = config.get_main_option("sqlalchemy.url") or load_settings().database_url
+        engine = create_db_engine(url)
+        try:
+            with engine.begin() as conn:
+                _run(conn)
+        finally:
+            engine.dispose()
     else:
         _run(connection)
 

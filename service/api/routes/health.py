@@ -1,4 +1,4 @@
-"""GET /health: is the service, its database and each device usable."""
+"""GET /health: is the service, its database, each device and the SIC worker usable."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 import cart
 from service.api.deps import StateDep
-from service.schemas import HealthPublic
+from service.schemas import HealthPublic, SicWorkerHealth
 
 router = APIRouter(tags=["health"])
 
@@ -26,9 +26,16 @@ async def health(state: StateDep) -> HealthPublic:
 
     database = await asyncio.to_thread(ping)
     devices = {s.config.id: s.state.value for s in state.devices.statuses()}
+    worker = state.sic_worker.status() if state.sic_worker is not None else None
+    healthy = database == "ok" and (worker is None or worker.healthy)
     return HealthPublic(
-        status="ok" if database == "ok" else "degraded",
+        status="ok" if healthy else "degraded",
         version=cart.__version__,
         database=database,
         devices=devices,
+        sic_worker=(
+            SicWorkerHealth.model_validate(worker, from_attributes=True)
+            if worker is not None
+            else None
+        ),
     )

@@ -271,7 +271,9 @@ async def _run(state: CartState, run: MeasureRun, selected: list[DeviceStatus]) 
     readings: dict[str, list[dict[str, Any]]] = {}
     settings = state.settings
     screening = await asyncio.to_thread(_load, state, run.screening_id)
+    floor = await asyncio.to_thread(state.store.attribution_floor, run.screening_id)
     window = Window(
+        floor=floor,
         start=screening.created_at,
         zone=settings.zone,
         grace_s=settings.freshness_grace_s,
