@@ -4,6 +4,10 @@ Delivery is at-least-once on the wire and exactly-once in effect: an entry is ma
 sent only after the destination answered 2xx, and every resource is a conditional
 create, so a resend after a crash or a lost response returns the existing resources.
 
+One transaction per screening where the server takes it; ``delivery="auto"`` switches
+to steps (:mod:`cart.sic.steps`) the first time the server refuses a transaction for
+its size, ``"steps"`` always uses them. ``concurrency`` screenings go at once.
+
 How each answer is handled::
 
     2xx (a transaction-response)     -> sent
