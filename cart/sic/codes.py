@@ -166,6 +166,11 @@ FLAG_STATUS: Final[Mapping[str, str]] = {
 }
 """Device flag -> PoCD measurement-status (exceeding the range is ``in-alarm``)."""
 
+OBS_INTERPRETATION: Final = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+URGENT_SYSTOLIC_MMHG: Final = 180
+URGENT_DIASTOLIC_MMHG: Final = 120
+"""180/120: the classifier's urgent blood pressure (cart/classify/doc.py, NOM-030 grade 3)."""
+
 METHOD_FLAGS: Final = frozenset({"manual_entry", "average", "calculated"})
 """Flags that say how the value was obtained: ``method``, not ``interpretation``."""
 

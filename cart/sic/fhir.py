@@ -47,9 +47,11 @@ import hashlib
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
+from decimal import Decimal
 from typing import Any, Final
 
 from cart import wallclock
+from cart.classify.tables import URGENT_GLUCOSE_HIGH, URGENT_GLUCOSE_LOW
 from cart.measurement import KIND_INFO, MeasurementKind
 from cart.sic import codes as C
 from cart.sic.model import (
@@ -290,6 +292,7 @@ class _Builder:
         code = _code(loinc, spec.display, spec.mdc)
         obs = self._base_observation(identifier, [m], code, spec.category)
         obs.update(_value(m))
+        _mark_urgent(obs, [m])
         if m.kind == "bmi" and m.device_id is None:
             sources = [
                 self.refs_by_kind[k]
@@ -319,6 +322,7 @@ class _Builder:
             component.update(_value(r))
             components.append(component)
         obs["component"] = components
+        _mark_urgent(obs, ordered)
         self._link_average(obs, C.BP_PANEL_LOINC, ref, [f for r in ordered for f in r.flags])
         if self._add(ref, obs, f"identifier={C.OBS_ID_SYSTEM}|{identifier}"):
             self.observation_refs.append(ref)
@@ -464,6 +468,31 @@ def _derived_bmi(rows: Sequence[ExportMeasurement]) -> ExportMeasurement | None:
         measured_at=max(m for m in (w.measured_at, h.measured_at, w.received_at) if m),
         manual_entry=True,  # no device measured it: no device, no PHD identity
     )
+
+
+def _urgent(rows: Sequence[ExportMeasurement]) -> tuple[str, str] | None:
+    """Critical high/low (v3 ObservationInterpretation) where the classifier says urgent."""
+    values = {r.kind: r.value for r in rows if r.value is not None}
+    sys_, dia = values.get("systolic_pressure"), values.get("diastolic_pressure")
+    if (sys_ is not None and sys_ >= C.URGENT_SYSTOLIC_MMHG) or (
+        dia is not None and dia >= C.URGENT_DIASTOLIC_MMHG
+    ):
+        return ("HH", "Critical high")
+    glucose = [r.value for r in rows if r.kind == "glucose" and r.unit == "mg/dL" and r.value]
+    if glucose:
+        value = Decimal(str(glucose[0]))
+        if URGENT_GLUCOSE_LOW.holds(value):
+            return ("LL", "Critical low")
+        if URGENT_GLUCOSE_HIGH.holds(value):
+            return ("HH", "Critical high")
+    return None
+
+
+def _mark_urgent(obs: Resource, rows: Sequence[ExportMeasurement]) -> None:
+    urgent = _urgent(rows)
+    if urgent is not None:
+        coded = {"coding": [_coding(C.OBS_INTERPRETATION, *urgent)], "text": "Urgente"}
+        obs["interpretation"] = [coded, *obs.get("interpretation", [])]
 
 
 def _kind_of(item: tuple[str, ExportMeasurement | str]) -> str:

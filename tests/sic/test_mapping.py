@@ -477,3 +477,21 @@ def test_bmi_is_derived_from_weight_and_height_when_no_device_reports_one():
     # the edge screening has a BMI row: no second one is added
     edge = _resources(build_bundle(edge_screening(), GATEWAY), "Observation")
     assert [o["code"]["coding"][0]["code"] for o in edge].count("39156-5") == 1
+
+
+def test_urgent_results_are_coded_critical():
+    rows = (
+        _m(1, "systolic_pressure", 186, "mm[Hg]", manual_entry=True, flags=("manual_entry",)),
+        _m(2, "diastolic_pressure", 104, "mm[Hg]", manual_entry=True, flags=("manual_entry",)),
+        _m(3, "glucose", 62, "mg/dL", loinc="41653-7", manual_entry=True),
+        _m(4, "glucose", 310, "mg/dL", loinc="41653-7", manual_entry=True),
+        _m(5, "glucose", 120, "mg/dL", loinc="41653-7", manual_entry=True),
+    )
+    export = ScreeningExport(8, T0, edge_screening().patient, rows, None, "nom")
+    observations = _resources(build_bundle(export, GATEWAY), "Observation")
+    codes = [
+        evaluate(o, "interpretation.coding.where(system = 'http://terminology.hl7.org/"
+                 "CodeSystem/v3-ObservationInterpretation').code")
+        for o in observations
+    ]  # fmt: skip
+    assert codes == [["HH"], ["LL"], ["HH"], []]  # panel 186/104, 62, 310, 120 mg/dL
