@@ -171,6 +171,15 @@ URGENT_SYSTOLIC_MMHG: Final = 180
 URGENT_DIASTOLIC_MMHG: Final = 120
 """180/120: the classifier's urgent blood pressure (cart/classify/doc.py, NOM-030 grade 3)."""
 
+CS_MEAL_CONTEXT: Final = f"{NS}/CodeSystem/meal-context"
+FASTING_STATUS: Final = "http://terminology.hl7.org/CodeSystem/v2-0916"
+MEAL_FASTING_STATUS: Final[Mapping[str, tuple[str, str]]] = {
+    "fasting": ("F", "Patient was fasting prior to the procedure."),
+    "postprandial": ("NF", "The patient indicated they did not fast prior to the procedure."),
+    "casual": ("NF", "The patient indicated they did not fast prior to the procedure."),
+}
+"""Meal context -> HL7 v2 table 0916 fasting status, where the context says it."""
+
 METHOD_FLAGS: Final = frozenset({"manual_entry", "average", "calculated"})
 """Flags that say how the value was obtained: ``method``, not ``interpretation``."""
 

@@ -293,6 +293,8 @@ class _Builder:
         obs = self._base_observation(identifier, [m], code, spec.category)
         obs.update(_value(m))
         _mark_urgent(obs, [m])
+        if m.kind == "glucose" and m.context.get("meal"):
+            obs["component"] = [_meal_component(str(m.context["meal"]))]
         if m.kind == "bmi" and m.device_id is None:
             sources = [
                 self.refs_by_kind[k]
@@ -493,6 +495,18 @@ def _mark_urgent(obs: Resource, rows: Sequence[ExportMeasurement]) -> None:
     if urgent is not None:
         coded = {"coding": [_coding(C.OBS_INTERPRETATION, *urgent)], "text": "Urgente"}
         obs["interpretation"] = [coded, *obs.get("interpretation", [])]
+
+
+def _meal_component(meal: str) -> Resource:
+    """The glucose meter's meal context, coded (and as a v2 fasting status when it is one)."""
+    coding = [_coding(C.CS_MEAL_CONTEXT, meal)]
+    status = C.MEAL_FASTING_STATUS.get(meal)
+    if status is not None:
+        coding.insert(0, _coding(C.FASTING_STATUS, *status))
+    return {
+        "code": {"coding": [_coding(C.CS_MEAL_CONTEXT, "meal-context")], "text": "Meal context"},
+        "valueCodeableConcept": {"coding": coding, "text": meal},
+    }
 
 
 def _kind_of(item: tuple[str, ExportMeasurement | str]) -> str:

@@ -495,3 +495,18 @@ def test_urgent_results_are_coded_critical():
         for o in observations
     ]  # fmt: skip
     assert codes == [["HH"], ["LL"], ["HH"], []]  # panel 186/104, 62, 310, 120 mg/dL
+
+
+def test_the_glucose_meal_context_is_coded(bundles):
+    glucose = [
+        o
+        for o in _resources(bundles[0], "Observation")
+        if o["code"]["coding"][0]["code"] == "41653-7"
+    ]
+    (meal,) = glucose[0]["component"]
+    assert meal["valueCodeableConcept"]["text"] == "fasting"
+    assert meal["valueCodeableConcept"]["coding"][0] == {
+        "system": "http://terminology.hl7.org/CodeSystem/v2-0916",
+        "code": "F",
+        "display": "Patient was fasting prior to the procedure.",
+    }
