@@ -66,6 +66,8 @@ RISK_ID_SYSTEM: Final = f"{NS}/sid/risk-assessment"
 # MDC device types and specializations (partition 8 * 65536 + term)
 MDC_PHG: Final = ("531981", "MDC_MOC_VMS_MDS_AHD")
 MDC_PHD: Final = ("65573", "MDC_MOC_VMS_MDS_SIMP")
+MDC_TIME_ABS: Final = ("67975", "MDC_ATTR_TIME_ABS")
+"""The code of a PHD IG coincident-timestamp Observation of an absolute-time clock."""
 SPECIALIZATION_BPM: Final = ("528391", "MDC_DEV_SPEC_PROFILE_BPM")
 SPECIALIZATION_SCALE: Final = ("528399", "MDC_DEV_SPEC_PROFILE_SCALE")
 SPECIALIZATION_GLUCOSE: Final = ("528401", "MDC_DEV_SPEC_PROFILE_GLUCOSE")

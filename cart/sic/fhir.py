@@ -46,7 +46,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any, Final
 
@@ -188,6 +188,41 @@ class _Builder:
             f"identifier={C.DEVICE_ID_SYSTEM}|{gateway_identifier(g)}",
         )
 
+    def coincident_for(self, m: ExportMeasurement, device: str) -> str | None:
+        """PHD IG coincident timestamp: the device's clock next to the cart's, when the
+        device clock was read (``clock_offset_s``) and its times were mapped with it."""
+        if m.clock_offset_s is None or m.device_time is None:
+            return None
+        cart_time = m.received_at.astimezone(self.zone)
+        device_clock = cart_time + timedelta(seconds=m.clock_offset_s)
+        identifier = "-".join(
+            [
+                device_identifier(m, self.gateway),
+                gateway_identifier(self.gateway),
+                "coincident",
+                cart_time.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ"),
+            ]
+        )
+        ref = _urn("coincident", identifier)
+        resource: Resource = {
+            "resourceType": "Observation",
+            "identifier": _ident(C.OBS_ID_SYSTEM, identifier),
+            "status": "final",
+            "code": {
+                "coding": [_coding(C.MDC, C.MDC_TIME_ABS[0], C.MDC_TIME_ABS[1])],
+                "text": "Device clock at the time the cart read it",
+            },
+            "subject": {"reference": device},
+            "effectiveDateTime": _dt(cart_time, self.zone),
+            # devices know no zone: their wall clock is read in the cart's
+            "valueDateTime": _dt(device_clock.replace(tzinfo=None), self.zone),
+            "extension": [
+                {"url": C.GATEWAY_EXTENSION, "valueReference": {"reference": self.gateway_ref}}
+            ],
+        }
+        self._add(ref, resource, f"identifier={C.OBS_ID_SYSTEM}|{identifier}")
+        return ref
+
     def device_for(self, m: ExportMeasurement) -> str | None:
         """The Device entry of the measuring device (added once); None for manual entries."""
         if m.manual_entry or (m.device_id is None and not m.device):
@@ -253,6 +288,9 @@ class _Builder:
             obs["device"] = {"reference": device}
             # PHD IG: the "phd" category slice marks what a personal health device measured
             obs["category"].append({"coding": [_coding(C.PHD_CATEGORY, "phd")]})
+            coincident = self.coincident_for(first, device)
+            if coincident is not None:  # the time mapping this effective time went through
+                obs["derivedFrom"] = [{"reference": coincident}]
         if "calculated" in flags:
             obs["method"] = {
                 "coding": [_coding(C.CS_METHOD, "calculated", "Calculated by the cart")],

@@ -113,7 +113,12 @@ def expected_observations(store: Store, screening_id: int) -> int:
     rows = store.screening_rows(screening_id)
     assert rows is not None
     bundle = build_bundle(ScreeningExport.from_rows(rows), GATEWAY)
-    return sum(1 for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation")
+    return sum(
+        1
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "Observation"
+        and e["resource"]["subject"]["reference"] == bundle["entry"][0]["fullUrl"]
+    )  # the patient's: coincident-timestamp Observations are the devices'
 
 
 @pytest.fixture(scope="session", params=["sekmet", "medplum"])

@@ -510,3 +510,26 @@ def test_the_glucose_meal_context_is_coded(bundles):
         "code": "F",
         "display": "Patient was fasting prior to the procedure.",
     }
+
+
+def test_a_mapped_device_clock_gets_a_coincident_timestamp_observation():
+    """PHD IG: the device's clock beside the cart's, and the readings derived from it."""
+    meter = {"manufacturer": "LifeScan", "model": "Ultra 2", "serial_number": "X1"}
+    rows = (
+        _m(1, "glucose", 98, "mg/dL", loinc="41653-7", device_id="glucometro", device=meter,
+           measured_at=datetime(2026, 11, 23, 8, 50, tzinfo=CDMX),
+           device_time=datetime(2026, 11, 23, 8, 52), clock_offset_s=120.0),
+    )  # fmt: skip
+    export = ScreeningExport(9, T0, edge_screening().patient, rows, None, "nom")
+    bundle = build_bundle(export, GATEWAY, zone=ZoneInfo("America/Mexico_City"))
+    coincident, glucose = _resources(bundle, "Observation")
+    assert coincident["code"]["coding"][0]["code"] == "67975"
+    (device,) = [e for e in bundle["entry"] if e["resource"]["resourceType"] == "Device"][1:]
+    assert coincident["subject"]["reference"] == device["fullUrl"]
+    # received at 15:00:01 UTC = 09:00:01 in CDMX; the meter's clock two minutes ahead
+    assert coincident["effectiveDateTime"] == "2026-11-23T09:00:01-06:00"
+    assert coincident["valueDateTime"] == "2026-11-23T09:02:01-06:00"
+    url = next(e["fullUrl"] for e in bundle["entry"] if e["resource"] is coincident)
+    assert glucose["derivedFrom"] == [{"reference": url}]
+    (risk,) = _resources(bundle, "RiskAssessment")
+    assert url not in [b["reference"] for b in risk["basis"]]

@@ -5,6 +5,7 @@ served by the Medplum test server."""
 from __future__ import annotations
 
 import copy
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -26,6 +27,16 @@ def _manual_bp() -> ScreeningExport:
     return ScreeningExport(5, T0, edge_screening().patient, rows, None, "nom")
 
 
+def _with_mapped_clock() -> ScreeningExport:
+    meter = {"manufacturer": "LifeScan", "model": "Ultra 2", "serial_number": "X1"}
+    rows = (
+        _m(1, "glucose", 98, "mg/dL", loinc="41653-7", device_id="glucometro", device=meter,
+           measured_at=T0, device_time=datetime(2026, 11, 23, 9, 2), clock_offset_s=120.0,
+           context={"meal": "fasting"}),
+    )  # fmt: skip
+    return ScreeningExport(9, T0, edge_screening().patient, rows, None, "nom")
+
+
 def test_every_bundle_passes_r4_core_and_vital_signs(medplum_server: FhirServer, store: Store):
     derived_bmi = ScreeningExport(
         6,
@@ -42,6 +53,7 @@ def test_every_bundle_passes_r4_core_and_vital_signs(medplum_server: FhirServer,
         build_bundle(edge_screening(), GATEWAY),
         build_bundle(_manual_bp(), GATEWAY),
         build_bundle(derived_bmi, GATEWAY),
+        build_bundle(_with_mapped_clock(), GATEWAY),
     ]
     for sid in screenings(store, 2):
         rows = store.screening_rows(sid)
