@@ -86,9 +86,12 @@ class Cart:
         return self.folder / "cart.db"
 
     @asynccontextmanager
-    async def service(self, bp_readings: int = 1) -> AsyncIterator[httpx.AsyncClient]:
+    async def service(
+        self, bp_readings: int = 1, bp_interval_s: float = 0
+    ) -> AsyncIterator[httpx.AsyncClient]:
         """One life of the service; leaving the block is a stop (its runs are cancelled)."""
-        async with _service(_settings(self.folder, self.devices_file, bp_readings)) as client:
+        settings = _settings(self.folder, self.devices_file, bp_readings, bp_interval_s)
+        async with _service(settings) as client:
             yield client
 
     def patient_takes_glucose(self, who: str, mg_dl: int) -> None:
@@ -126,13 +129,15 @@ class Event:
     data: dict[str, Any]
 
 
-def _settings(folder: Path, devices_file: Path, bp_readings: int = 1) -> Settings:
+def _settings(
+    folder: Path, devices_file: Path, bp_readings: int = 1, bp_interval_s: float = 0
+) -> Settings:
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         database_url=f"sqlite:///{folder / 'cart.db'}",
         devices_file=devices_file,
         bp_readings=bp_readings,
-        bp_interval_s=0,  # the norm's two minutes between cuff readings, not under test
+        bp_interval_s=bp_interval_s,  # the norm's two minutes, unless under test
         log_level="WARNING",
     )
 
@@ -368,7 +373,8 @@ async def measure_and_complete_raced(cart: Cart) -> None:
 
 
 async def kill_between_bp_readings(cart: Cart) -> None:
-    async with cart.service(bp_readings=2) as client:
+    # the stop comes during the norm's wait between the two readings
+    async with cart.service(bp_readings=2, bp_interval_s=60) as client:
         a = await _screening(client, PATIENT_A)
         cart.taken_by.update({150.0: "A", 118.0: "A", 152.0: "A"})
         resp = await client.post(

@@ -352,14 +352,15 @@ class ModbusDeviceSimulator:
 
 
 async def start_modbus_height_rod(
-    fast: bool, height_cm: float, *, device_id: str = "estadimetro"
+    fast: bool, height_cm: float, *, device_id: str = "estadimetro", fault: Fault = Fault.NONE
 ) -> tuple[ModbusDeviceSimulator, DeviceConfig]:
     """A started Modbus height rod and the devices.toml entry for it (``simulators.world``).
 
     Stop it with ``await simulator.stop()``.
     """
     make = ModbusDeviceConfig.fast if fast else ModbusDeviceConfig
-    simulator = await ModbusDeviceSimulator(make(profile="height_rod", value=height_cm)).start()
+    config = make(profile="height_rod", value=height_cm, fault=fault)
+    simulator = await ModbusDeviceSimulator(config).start()
     return simulator, simulator.device_config(
         device_id, Role.STADIOMETER, timeout_s=10.0 if fast else 30.0
     )

@@ -117,6 +117,11 @@ class GlucometerConfig:
     new_reading_meal: str | None = None
     clock_skew_s: float = 0.0
     """Meter clock minus cart clock, in seconds."""
+    fixed_clock: datetime | None = None
+    """The meter clock is stuck at this time (a dead clock battery); setting it moves it,
+    it still does not run."""
+    clock_writable: bool = True
+    """False: the meter ignores set-clock commands (its answer shows the unchanged clock)."""
     serial_number: str | None = None
     """None: a family-specific default."""
     reply_delay_s: float = 0.05
@@ -144,6 +149,8 @@ class GlucometerConfig:
             raise ValueError(f"new_reading_mg_dl must be {LOW_MG_DL}-{HIGH_MG_DL}")
         if self.new_reading_meal not in MEALS:
             raise ValueError("new_reading_meal must be None, 'preprandial' or 'postprandial'")
+        if self.fixed_clock is not None and not 2000 <= self.fixed_clock.year <= 2099:
+            raise ValueError("fixed_clock must be in 2000-2099 (meters keep two-digit years)")
         if abs(self.clock_skew_s) > 10 * 365 * 86400:
             raise ValueError("clock_skew_s must be within ten years")
         for name in ("reply_delay_s", "retransmit_s", "enq_interval_s", "link_timeout_s"):
@@ -161,7 +168,9 @@ class GlucometerConfig:
         """Test timing: instant replies, short link timers."""
         base: dict[str, object] = {
             "reply_delay_s": 0.0,
-            "retransmit_s": 0.05,
+            # a real client (glucometerutils) needs time to read and ACK a response before
+            # the meter resends it: a resend after 50 ms lands as a duplicate mid-dialogue
+            "retransmit_s": 0.5,
             "enq_interval_s": 0.1,
             "link_timeout_s": 2.0,
         }
@@ -182,6 +191,7 @@ class GlucometerSimulator(PtySimulator[GlucometerConfig]):
     def __init__(self, config: GlucometerConfig | None = None) -> None:
         super().__init__(config or GlucometerConfig())
         self._skew = timedelta(seconds=self.config.clock_skew_s)
+        self._fixed = self.config.fixed_clock
         self._faults_used = 0
         self._records: list[MeterRecord] = self._initial_records()
         self._check_records(self._records)
@@ -214,7 +224,9 @@ class GlucometerSimulator(PtySimulator[GlucometerConfig]):
         return self._faults_used
 
     def meter_now(self) -> datetime:
-        """The meter's clock (cart clock plus the skew), to the second."""
+        """The meter's clock (cart clock plus the skew, or the stuck time), to the second."""
+        if self._fixed is not None:
+            return self._fixed.replace(microsecond=0)
         return (wallclock.now() + self._skew).replace(microsecond=0)
 
     def _initial_records(self) -> list[MeterRecord]:
@@ -265,7 +277,13 @@ class GlucometerSimulator(PtySimulator[GlucometerConfig]):
         self._records.clear()
 
     def set_clock(self, when: datetime) -> None:
-        """The host set the meter's clock: from now on it reads ``when`` plus elapsed time."""
+        """The host set the meter's clock: from now on it reads ``when`` plus elapsed time
+        (nothing changes on a meter whose clock cannot be set)."""
+        if not self.config.clock_writable:
+            return
+        if self._fixed is not None:
+            self._fixed = when
+            return
         self._skew = when - wallclock.now().replace(microsecond=0)
 
     def dump_order(self) -> list[MeterRecord]:
@@ -723,6 +741,23 @@ class ContourSimulator(GlucometerSimulator):
     default_serial = "7390-2336773"
     has_control_marker = True
     _MEAL_MARKERS: ClassVar[dict[str | None, str]] = {"preprandial": "B", "postprandial": "A"}
+    #: The header's meter-configuration field as a real Contour USB sends it (A, C, G, I,
+    #: R, S, U, V, X, Y, Z), from the header frame in glucometerutils
+    #: ``glucometerutils/drivers/tests/test_contourusb.py``: clients that read the
+    #: settings (glucometerutils reads U for the unit, X/Y for the target ranges) need them.
+    HEADER_CONFIG: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("A", "1"),
+        ("C", "63"),
+        ("G", "1"),
+        ("I", "0200"),
+        ("R", "0"),
+        ("S", "1"),
+        ("U", "0"),
+        ("V", "10600"),
+        ("X", "070070070070180130150250"),
+        ("Y", "360126090050099050300089"),
+        ("Z", "1"),
+    )
 
     def _noise(self) -> bytes:
         pool = [b for b in range(256) if b not in _ASTM_CONTROLS]
@@ -739,7 +774,12 @@ class ContourSimulator(GlucometerSimulator):
         ca = contour_astm
         stored = list(reversed(self.dump_order()))
         out = [
-            ca.encode_header(serial=self.serial_number, total=len(stored), when=self.meter_now()),
+            ca.encode_header(
+                serial=self.serial_number,
+                config=self.HEADER_CONFIG,
+                total=len(stored),
+                when=self.meter_now(),
+            ),
             ca.encode_patient(1),
         ]
         for seq, record in enumerate(stored, start=1):

@@ -8,7 +8,13 @@ The default cart: an A&D-format scale on a serial pty, a Modbus RTU height rod (
 pymodbus server behind a pty bridge), a Bluetooth cuff that streams
 its cuff pressure, and a Bluetooth glucometer with stored records (``bp="serial"`` swaps
 the cuff for an Accutorr-style serial monitor). BLE peripherals live on a bumble
-virtual link, ``ble_link``, which the service's radio joins as the central.
+virtual link, ``ble_link``, which the service's radio joins as the central; with
+``hci_tcp=True`` that link is also offered over TCP (``ble_transport``), so a service in
+another process reaches the same devices.
+
+A :class:`~simulators.scenario.Scenario` changes what each device holds and does: stored
+records (ages, user ids), no new reading, clock skew, a stuck or read-only clock, faults
+(see :mod:`simulators.scenario_configs`).
 """
 
 from __future__ import annotations
@@ -21,44 +27,77 @@ from pathlib import Path
 from typing import Any, Literal
 
 from cart.devices import DeviceConfig, Role, dump_devices
-from simulators.ble.config import BloodPressureConfig, GlucometerConfig, GlucoseRecord
+from simulators.ble.config import GlucometerConfig, GlucoseRecord
+from simulators.ble.hci_server import HciTcpServer
 from simulators.ble.world import VirtualBleWorld, start_virtual_ble_world
 from simulators.modbus_device import start_modbus_height_rod
-from simulators.serial_bp import AccutorrSimulator, BPConfig
-from simulators.serial_scale import ScaleConfig, SerialScaleSimulator
+from simulators.scenario import Scenario
+from simulators.scenario_configs import PatientScript, ScenarioConfigs
+from simulators.serial_bp import AccutorrSimulator
+from simulators.serial_glucometer import simulator_for
+from simulators.serial_scale import SerialScaleSimulator
 
 __all__ = ["PatientScript", "SimulatedCart"]
 
 
-@dataclass(frozen=True, slots=True)
-class PatientScript:
-    """The values the simulated devices report (a scriptable patient)."""
-
-    weight_kg: float = 72.4
-    height_cm: float = 165.0
-    systolic: int = 128
-    diastolic: int = 82
-    pulse: int = 72
-    glucose_mg_dl: float = 104.0
-
-
 @dataclass
 class SimulatedCart:
-    """Start with ``async with SimulatedCart(fast=True) as cart: cart.devices``."""
+    """Start with ``async with SimulatedCart(fast=True) as cart: cart.devices``.
+
+    ``scenario`` (when given) decides the cuff and glucometer kinds and overrides the
+    ``patient`` values it names; ``bp`` and ``glucometer`` are then ignored.
+    """
 
     fast: bool = False
     patient: PatientScript = field(default_factory=PatientScript)
     bp: Literal["ble", "serial"] = "ble"
     glucometer: bool = True
+    scenario: Scenario | None = None
+    hci_tcp: bool = False
+    """Also serve the BLE link as an HCI controller on 127.0.0.1 (another process's cart)."""
+    hci_port: int = 0
+    """The TCP port for ``hci_tcp`` (0: a free one)."""
     devices: list[DeviceConfig] = field(default_factory=list)
     ble: VirtualBleWorld | None = None
+    hci_server: HciTcpServer | None = None
     _stops: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     async def start(self) -> SimulatedCart:
-        scale_cfg = ScaleConfig(weight_kg=self.patient.weight_kg)
-        if self.fast:
-            scale_cfg = ScaleConfig.fast(weight_kg=self.patient.weight_kg)
-        scale = await SerialScaleSimulator(scale_cfg).start()
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def _start(self) -> None:
+        scenario = self.scenario or Scenario(
+            bp=self.bp, glucometer="ble" if self.glucometer else "none"
+        )
+        configs = ScenarioConfigs(scenario.validated(), self.patient, fast=self.fast)
+        ble_devices: list[str] = []
+        if scenario.scale == "serial":
+            await self._start_serial_scale(configs)
+        else:
+            ble_devices.append("scale")
+        rod, rod_cfg = await start_modbus_height_rod(
+            self.fast, configs.patient.height_cm, fault=configs.serial_fault("estadimetro")
+        )
+        self._stops.append(rod.stop)
+        self.devices.append(rod_cfg)
+        if scenario.bp == "serial":
+            await self._start_serial_bp(configs)
+        else:
+            ble_devices.append("bp")
+        if scenario.glucometer == "ble":
+            ble_devices.append("glucometer")
+        elif scenario.glucometer != "none":
+            await self._start_serial_glucometer(configs, scenario.glucometer)
+        if ble_devices:
+            await self._start_ble(ble_devices, configs, default=self.scenario is None)
+
+    async def _start_serial_scale(self, configs: ScenarioConfigs) -> None:
+        scale = await SerialScaleSimulator(configs.serial_scale()).start()
         self._stops.append(scale.stop)
         self.devices.append(
             DeviceConfig(
@@ -71,26 +110,9 @@ class SimulatedCart:
                 options={"baudrate": 9600},
             )
         )
-        rod, rod_cfg = await start_modbus_height_rod(self.fast, self.patient.height_cm)
-        self._stops.append(rod.stop)
-        self.devices.append(rod_cfg)
-        if self.bp == "serial":
-            await self._start_serial_bp()
-        ble_devices = (["bp"] if self.bp == "ble" else []) + (
-            ["glucometer"] if self.glucometer else []
-        )
-        if ble_devices:
-            await self._start_ble(ble_devices)
-        return self
 
-    async def _start_serial_bp(self) -> None:
-        bp_cfg = BPConfig(
-            systolic=self.patient.systolic,
-            diastolic=self.patient.diastolic,
-            pulse=self.patient.pulse,
-            measure_s=0.05 if self.fast else 30.0,
-        )
-        cuff = await AccutorrSimulator(bp_cfg).start()
+    async def _start_serial_bp(self, configs: ScenarioConfigs) -> None:
+        cuff = await AccutorrSimulator(configs.serial_bp()).start()
         self._stops.append(cuff.stop)
         self.devices.append(
             DeviceConfig(
@@ -104,32 +126,38 @@ class SimulatedCart:
             )
         )
 
-    async def _start_ble(self, which: list[str]) -> None:
-        p = self.patient
-        values: dict[str, Any] = {
-            "systolic": float(p.systolic),
-            "diastolic": float(p.diastolic),
-            "pulse": float(p.pulse),
-        }
-        bp = BloodPressureConfig.fast(**values) if self.fast else BloodPressureConfig(**values)
-        records = (
-            GlucoseRecord(97.0, timedelta(days=3), meal="fasting"),
-            GlucoseRecord(131.0, timedelta(days=1), meal="postprandial"),
-            GlucoseRecord(p.glucose_mg_dl, timedelta(minutes=1)),
+    async def _start_serial_glucometer(self, configs: ScenarioConfigs, family: str) -> None:
+        meter = await simulator_for(family, configs.serial_glucometer()).start()
+        self._stops.append(meter.stop)
+        self.devices.append(
+            DeviceConfig(
+                id="glucometro",
+                role=Role.GLUCOMETER,
+                driver=family,
+                transport="serial",
+                port=meter.port,
+                timeout_s=10.0 if self.fast else 60.0,
+            )
         )
-        # each screening's patient takes a fresh reading, so a long-running demo keeps working
-        fresh = GlucoseRecord(p.glucose_mg_dl)
-        glucometer = GlucometerConfig(records=records, reading_on_connect=fresh)
-        if self.fast:
-            glucometer = GlucometerConfig.fast(records=records, reading_on_connect=fresh)
+
+    async def _start_ble(self, which: list[str], configs: ScenarioConfigs, default: bool) -> None:
+        bp = configs.ble_bp() if "bp" in which else None
+        glucometer = configs.ble_glucometer() if "glucometer" in which else None
+        scale = configs.ble_scale() if "scale" in which else None
+        if default and glucometer is not None:
+            glucometer = self._default_glucometer(configs)
         self.ble = await start_virtual_ble_world(
             fast=self.fast,
-            devices=which,
-            bp=bp if "bp" in which else None,
-            glucometer=glucometer if "glucometer" in which else None,
+            devices=[d for d in which if not configs.switched_off(d)],
+            scale=None if configs.switched_off("scale") else scale,
+            bp=None if configs.switched_off("bp") else bp,
+            glucometer=None if configs.switched_off("glucometer") else glucometer,
         )
         self._stops.append(self.ble.stop)
-        ids = {Role.BP: "baumanometro", Role.GLUCOMETER: "glucometro"}
+        if self.hci_tcp:
+            self.hci_server = await HciTcpServer(self.ble.link, port=self.hci_port).start()
+            self._stops.append(self.hci_server.stop)
+        ids = {Role.SCALE: "bascula", Role.BP: "baumanometro", Role.GLUCOMETER: "glucometro"}
         for cfg in self.ble.device_configs():
             self.devices.append(
                 DeviceConfig(
@@ -143,16 +171,41 @@ class SimulatedCart:
                     options=dict(cfg.options),
                 )
             )
+        # a switched-off device (fault "silence") is still configured: the cart looks for it
+        for name, config in (("bp", bp), ("glucometer", glucometer), ("scale", scale)):
+            if config is not None and configs.switched_off(name):
+                self.devices.append(configs.absent_ble_device(name, config))
+
+    def _default_glucometer(self, configs: ScenarioConfigs) -> GlucometerConfig:
+        """The demo meter: three days of history, and a fresh reading per screening."""
+        p = configs.patient
+        records = (
+            GlucoseRecord(97.0, timedelta(days=3), meal="fasting"),
+            GlucoseRecord(131.0, timedelta(days=1), meal="postprandial"),
+            GlucoseRecord(p.glucose_mg_dl, timedelta(minutes=1)),
+        )
+        # each screening's patient takes a fresh reading, so a long-running demo keeps working
+        fresh = GlucoseRecord(p.glucose_mg_dl)
+        make: Any = GlucometerConfig.fast if self.fast else GlucometerConfig
+        config: GlucometerConfig = make(records=records, reading_on_connect=fresh)
+        return config
 
     @property
     def ble_link(self) -> Any:
         """The bumble LocalLink the BLE peripherals are on (None without BLE devices)."""
         return None if self.ble is None else self.ble.link
 
+    @property
+    def ble_transport(self) -> str | None:
+        """The bumble transport spec a cart in another process uses (with ``hci_tcp``)."""
+        return None if self.hci_server is None else self.hci_server.transport_spec
+
     def write_devices_file(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        header = "# Written by the simulated cart; ports change on every start.\n\n"
-        path.write_text(header + dump_devices(self.devices), encoding="utf-8")
+        header = "# Written by the simulated cart; ports change on every start.\n"
+        if self.ble_transport is not None:
+            header += f"# Bluetooth: CART_BLE_TRANSPORT={self.ble_transport}\n"
+        path.write_text(header + "\n" + dump_devices(self.devices), encoding="utf-8")
 
     async def stop(self) -> None:
         while self._stops:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from cart.commands._scenario_args import add_scenario_arguments, has_scenario, scenario_from_args
+
 NAME = "serve"
 HELP = "run the cart's local service and kiosk UI"
 
@@ -18,6 +20,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, help="port (default 8000, CART_PORT)")
     parser.add_argument("--database-url", help="SQLAlchemy URL (CART_DATABASE_URL)")
     parser.add_argument("--devices-file", help="devices.toml path (CART_DEVICES_FILE)")
+    # with --simulate: what the simulated devices hold and do (`cart simulate --help`)
+    add_scenario_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,16 +47,39 @@ def run(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         print(f"cart serve: invalid settings: {exc}", file=sys.stderr)
         return 2
+    background = None
+    if has_scenario(args):
+        if not settings.simulate:
+            print("cart serve: scenario options need --simulate", file=sys.stderr)
+            return 2
+        from simulators.background import BackgroundCart
+        from simulators.scenario import ScenarioError
+
+        try:
+            scenario = scenario_from_args(args)
+        except ScenarioError as exc:
+            print(f"cart serve: bad scenario: {exc}", file=sys.stderr)
+            return 2
+        # the scenario's devices run beside the service, reached as `cart simulate`'s are
+        background = BackgroundCart(scenario, fast=settings.fast_simulators)
+        background.start(settings.devices_file)
+        settings = settings.model_copy(
+            update={"simulate": False, "ble_transport": background.ble_transport}
+        )
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     app = create_app(settings)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        # a kiosk holding an events stream open must not keep the service from stopping
-        timeout_graceful_shutdown=5,
-    )
+    try:
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level.lower(),
+            # a kiosk holding an events stream open must not keep the service from stopping
+            timeout_graceful_shutdown=5,
+        )
+    finally:
+        if background is not None:
+            background.stop()
     return 0

@@ -51,11 +51,15 @@ MANUFACTURER: Final = "MIDO Simulators"
 class DeviceClock:
     """The device's own wall clock: host time plus a skew, adjustable through CTS."""
 
-    def __init__(self, skew_s: float = 0.0) -> None:
+    def __init__(self, skew_s: float = 0.0, fixed: datetime | None = None) -> None:
         self.skew = timedelta(seconds=skew_s)
+        #: a stuck clock (dead battery): always reads this, whatever the skew
+        self.fixed = fixed
         self._last_stamp: datetime | None = None
 
     def now(self) -> datetime:
+        if self.fixed is not None:
+            return self.fixed.replace(microsecond=0)
         return (wallclock.now() + self.skew).replace(microsecond=0)
 
     def stamp(self) -> datetime:
@@ -72,6 +76,9 @@ class DeviceClock:
 
     def set(self, value: datetime) -> None:
         """What a Current Time write does: the device's clock now reads ``value``."""
+        if self.fixed is not None:
+            self.fixed = value  # set, but it still does not run
+            return
         self.skew = value - wallclock.now()
 
 
@@ -99,7 +106,7 @@ class BlePeripheral(abc.ABC):
         self.advertising_interval_ms = options.advertising_interval_ms
         self.pairing_required = options.pairing_required
         self.accept_pairing = options.accept_pairing
-        self.clock = DeviceClock(options.clock_skew_s)
+        self.clock = DeviceClock(options.clock_skew_s, options.fixed_clock)
         self.device: Device | None = None
         self._controller: Controller | None = None
         self._tasks: set[asyncio.Task[Any]] = set()

@@ -7,13 +7,19 @@ Blood Pressure Measurement (the nurse presses start), it pumps the cuff up to
 the confirmation and drops the link, as real cuffs do. Values come from
 :mod:`cart.protocols.ble_blood_pressure`'s encoders, in mmHg or kPa.
 
-Faults: ``DISCONNECT_MID_TRANSFER`` drops the link half-way through inflation;
-``MALFORMED_VALUE`` indicates a truncated measurement.
+Memory: ``stored`` readings (with their user ids and ages) are indicated first, oldest
+first, as soon as the cart subscribes, then the cuff measures (not with
+``new_reading=False``). A confirmed record leaves the memory unless ``replay_memory``.
+
+Faults: ``DISCONNECT_MID_TRANSFER`` drops the link half-way through inflation (after the
+first stored record when there are some); ``MALFORMED_VALUE`` indicates a truncated
+measurement.
 """
 
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from decimal import Decimal
 from typing import Final
 
@@ -30,9 +36,10 @@ from cart.protocols.ble_blood_pressure import (
     encode_blood_pressure_feature,
     encode_intermediate_cuff_pressure,
 )
+from cart.protocols.ble_common import DateTime
 from cart.protocols.ieee11073 import MedFloat, sfloat
 from simulators.ble._peripheral import BlePeripheral
-from simulators.ble.config import BleFault, BloodPressureConfig
+from simulators.ble.config import BleFault, BloodPressureConfig, StoredBloodPressure
 
 __all__ = ["BLOOD_PRESSURE_SERVICE", "BloodPressureSimulator"]
 
@@ -54,6 +61,10 @@ class BloodPressureSimulator(BlePeripheral):
         #: cuff pressures notified (mmHg) and measurement values indicated, for tests
         self.cuff_pressures: list[float] = []
         self.sent: list[bytes] = []
+        #: stored readings not yet transferred, with their device-clock time stamps
+        self.memory: list[tuple[datetime, StoredBloodPressure]] = sorted(
+            ((self.clock.now() - r.age, r) for r in cfg.stored), key=lambda item: item[0]
+        )
 
     def build_services(self) -> list[Service]:
         self._measurement = self.indicated(
@@ -93,17 +104,28 @@ class BloodPressureSimulator(BlePeripheral):
             IntermediateCuffPressure(self._pressure(mmhg), kpa=self.config.unit == "kPa")
         )
 
-    def measurement_value(self) -> bytes:
+    def measurement_value(
+        self, stored: StoredBloodPressure | None = None, when: datetime | None = None
+    ) -> bytes:
+        """The reading this cuff reports now, or the one of a ``stored`` record."""
         cfg = self.config
+        if stored is None:
+            systolic, diastolic, pulse = cfg.systolic, cfg.diastolic, cfg.pulse
+            mean, user_id = cfg.map_mmhg, cfg.user_id
+        else:
+            systolic, diastolic, pulse = stored.systolic, stored.diastolic, stored.pulse
+            mean = round(diastolic + (systolic - diastolic) / 3, 1)
+            user_id = stored.user_id
+        stamp = self.time_stamp() if when is None else DateTime.from_datetime(when)
         return encode_blood_pressure(
             BloodPressureMeasurement(
-                systolic=self._pressure(cfg.systolic),
-                diastolic=self._pressure(cfg.diastolic),
-                mean_arterial_pressure=self._pressure(cfg.map_mmhg),
+                systolic=self._pressure(systolic),
+                diastolic=self._pressure(diastolic),
+                mean_arterial_pressure=self._pressure(mean),
                 kpa=cfg.unit == "kPa",
-                time_stamp=self.time_stamp() if cfg.with_time_stamp else None,
-                pulse_rate=None if cfg.pulse is None else sfloat(Decimal(repr(cfg.pulse))),
-                user_id=cfg.user_id,
+                time_stamp=stamp if cfg.with_time_stamp else None,
+                pulse_rate=None if pulse is None else sfloat(Decimal(repr(pulse))),
+                user_id=user_id,
                 measurement_status=cfg.status,
             )
         )
@@ -118,9 +140,31 @@ class BloodPressureSimulator(BlePeripheral):
     def on_disconnected(self, connection: Connection) -> None:
         self._measuring.discard(connection)
 
+    async def _send_memory(self, connection: Connection, fault: BleFault) -> bool:
+        """Indicate the stored readings, oldest first; False when the link dropped."""
+        for index, (when, record) in enumerate(list(self.memory)):
+            if fault is BleFault.DISCONNECT_MID_TRANSFER and index >= 1:
+                await self.disconnect(connection)
+                return False
+            value = self.measurement_value(record, when)
+            self.sent.append(value)
+            if not await self.indicate(connection, self._measurement, value):
+                return False
+            if not self.config.replay_memory:
+                self.memory.remove((when, record))
+        return True
+
     async def _measure(self, connection: Connection, number: int) -> None:
         cfg = self.config
         fault = cfg.fault if cfg.fault_applies(number) else BleFault.NONE
+        had_memory = bool(self.memory)
+        if not await self._send_memory(connection, fault):
+            return
+        if not cfg.new_reading:
+            if had_memory:
+                await asyncio.sleep(cfg.disconnect_after_s)
+                await self.disconnect(connection)
+            return  # nobody presses start: the cuff stays idle until the host gives up
         await asyncio.sleep(cfg.start_delay_s)
         inflate_steps = max(1, round(cfg.inflate_s / cfg.cuff_update_s))
         for step in range(1, inflate_steps + 1):

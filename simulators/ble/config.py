@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final, Literal
 
@@ -21,6 +21,8 @@ __all__ = [
     "DeviceOptions",
     "GlucometerConfig",
     "GlucoseRecord",
+    "StoredBloodPressure",
+    "StoredWeight",
     "WeightScaleConfig",
 ]
 
@@ -90,6 +92,9 @@ class DeviceOptions:
     """Device clock minus host clock; a Current Time write corrects it."""
     time_writable: bool = True
     """Current Time (0x2A2B) accepts writes (time sync); False: read-only."""
+    fixed_clock: datetime | None = None
+    """The clock is stuck at this time (a dead clock battery); a write moves it, it
+    still does not run."""
     fault: BleFault = BleFault.NONE
     fault_connections: int | None = 1
     """How many connections the fault affects (None: every one), so a retry can succeed."""
@@ -99,6 +104,8 @@ class DeviceOptions:
         _check_name_address(self.name, self.address)
         if not math.isfinite(self.clock_skew_s) or abs(self.clock_skew_s) > 10 * 365 * 86400:
             raise ValueError("clock_skew_s must be finite and within ten years")
+        if self.fixed_clock is not None and not 2000 <= self.fixed_clock.year <= 2099:
+            raise ValueError("fixed_clock must be in 2000-2099")
         if self.fault_connections is not None and self.fault_connections < 1:
             raise ValueError("fault_connections must be >= 1 or None")
         if not 20.0 <= self.advertising_interval_ms <= 10_240.0:
@@ -112,12 +119,76 @@ class DeviceOptions:
         return self.fault_connections is None or connection_number <= self.fault_connections
 
 
+# --------------------------------------------------------------------------- memory
+
+
+def _check_user(user_id: int | None) -> None:
+    if user_id is not None and not 0 <= user_id <= 0xFF:
+        raise ValueError("user_id must be 0-255 or None")
+
+
+def _check_age(age: timedelta) -> None:
+    if age < timedelta(0):
+        raise ValueError("age must not be negative")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredWeight:
+    """A weight in the scale's memory, taken ``age`` before the simulator started."""
+
+    weight_kg: float
+    age: timedelta
+    user_id: int | None = 1
+
+    def __post_init__(self) -> None:
+        if not 0 < self.weight_kg < 327:
+            raise ValueError("weight_kg must be in (0, 327)")
+        _check_user(self.user_id)
+        _check_age(self.age)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBloodPressure:
+    """A reading in the cuff's memory, taken ``age`` before the simulator started."""
+
+    systolic: float
+    diastolic: float
+    age: timedelta
+    pulse: float | None = None
+    user_id: int | None = 1
+
+    def __post_init__(self) -> None:
+        if not 0 < self.diastolic < self.systolic <= 300:
+            raise ValueError("need 0 < diastolic < systolic <= 300 mmHg")
+        if self.pulse is not None and not 20 <= self.pulse <= 250:
+            raise ValueError("pulse must be 20-250 /min or None")
+        _check_user(self.user_id)
+        _check_age(self.age)
+
+
+@dataclass(frozen=True)
+class MemoryOptions:
+    """Stored measurements a scale or cuff sends when the cart connects, before the new one.
+
+    Real devices (A&D UA-651BLE, Omron) keep readings taken while no host was in range
+    and indicate them, oldest first, as soon as a host subscribes. A record is sent once
+    (the device marks it transferred) unless ``replay_memory``: a device that lost that
+    mark sends its whole memory again on every connection.
+    """
+
+    replay_memory: bool = False
+    new_reading: bool = True
+    """False: the patient takes no reading; the device only has its memory."""
+
+
 # --------------------------------------------------------------------------- scale
 
 
 @dataclass(frozen=True)
-class WeightScaleConfig(DeviceOptions):
+class WeightScaleConfig(MemoryOptions, DeviceOptions):
     """A Weight Scale Service scale: settles, indicates one final weight, disconnects."""
+
+    stored: tuple[StoredWeight, ...] = ()
 
     weight_kg: float = 72.4
     height_cm: float | None = 165.0
@@ -167,8 +238,10 @@ class WeightScaleConfig(DeviceOptions):
 
 
 @dataclass(frozen=True)
-class BloodPressureConfig(DeviceOptions):
+class BloodPressureConfig(MemoryOptions, DeviceOptions):
     """A Blood Pressure Service cuff: streams cuff pressure, indicates, disconnects."""
+
+    stored: tuple[StoredBloodPressure, ...] = ()
 
     systolic: float = 118.0
     diastolic: float = 76.0
@@ -288,6 +361,9 @@ class GlucometerConfig(DeviceOptions):
     reading_on_connect: GlucoseRecord | None = None
     """A scripted patient for long-running demos: when the cart connects and the newest
     record was already downloaded, the patient takes this reading now (age ignored)."""
+    reading_on_first_connect: bool = False
+    """With ``reading_on_connect``: the first connection takes a reading too, even when
+    the memory holds records never downloaded (scenarios with stored records)."""
     name: str = DEFAULT_NAMES["glucometer"]
     address: str = DEFAULT_ADDRESSES["glucometer"]
 

@@ -191,7 +191,8 @@ class GlucometerSimulator(BlePeripheral):
         newest_sent = bool(self.records) and (
             self.records[-1].sequence_number in self._sent_recently
         )
-        if scripted is not None and (newest_sent or not self.records):
+        first = self.config.reading_on_first_connect and self.connections_seen == 1
+        if scripted is not None and (newest_sent or not self.records or first):
             self.add_record(replace(scripted, age=timedelta(0)))
 
     def on_disconnected(self, connection: Connection) -> None:
@@ -214,6 +215,12 @@ class GlucometerSimulator(BlePeripheral):
             raise ATT_Error(ErrorCode.CCCD_IMPROPERLY_CONFIGURED)
         running = self._procedures.get(connection)
         busy = running is not None and not running.done()
+        if not busy and _reserved_operator(value):
+            # GLS 1.0.1 / GLP 1.0.1: an operator the server does not know (a value reserved
+            # for future use) is "Operator Not Supported" (0x04); "Invalid Operator" (0x03)
+            # is a known operator that does not fit the op code (e.g. null for report)
+            self._respond(connection, RacpResponse(value[0], ResponseCode.OPERATOR_NOT_SUPPORTED))
+            return
         try:
             message = parse_racp(value)
         except ProtocolError as exc:
@@ -271,30 +278,43 @@ class GlucometerSimulator(BlePeripheral):
     async def _procedure(self, connection: Connection, request: RacpRequest) -> None:
         try:
             if request.op_code == OpCode.DELETE_STORED_RECORDS:
-                await self._indicate_racp(
+                await self._indicate_racp_final(
                     connection, RacpResponse(request.op_code, ResponseCode.OP_CODE_NOT_SUPPORTED)
                 )
                 return
             selected = self.select(request)
             if isinstance(selected, ResponseCode):
-                await self._indicate_racp(connection, RacpResponse(request.op_code, selected))
+                await self._indicate_racp_final(connection, RacpResponse(request.op_code, selected))
                 return
             if request.op_code == OpCode.REPORT_NUMBER_OF_STORED_RECORDS:
-                await self._indicate_racp(connection, RacpNumberOfRecords(len(selected)))
+                await self._indicate_racp_final(connection, RacpNumberOfRecords(len(selected)))
                 return
             if not selected:
-                await self._indicate_racp(
+                await self._indicate_racp_final(
                     connection, RacpResponse(request.op_code, ResponseCode.NO_RECORDS_FOUND)
                 )
                 return
             await self._send_records(connection, selected)
-            await self._indicate_racp(
+            await self._indicate_racp_final(
                 connection, RacpResponse(request.op_code, ResponseCode.SUCCESS)
             )
         finally:
-            with contextlib.suppress(KeyError):
-                if self._procedures[connection] is asyncio.current_task():
-                    del self._procedures[connection]
+            self._finish(connection)
+
+    async def _indicate_racp_final(self, connection: Connection, message: RacpMessage) -> None:
+        """The response that ends a procedure: the procedure is over before it leaves.
+
+        A client may write its next request the moment the response indication arrives,
+        before this task has resumed; answering that with "procedure already in
+        progress" (0xFE) would be wrong, since from the client's side nothing is running.
+        """
+        self._finish(connection)
+        await self.indicate(connection, self._racp, encode_racp(message))
+
+    def _finish(self, connection: Connection) -> None:
+        with contextlib.suppress(KeyError):
+            if self._procedures[connection] is asyncio.current_task():
+                del self._procedures[connection]
 
     async def _send_records(self, connection: Connection, records: list[StoredRecord]) -> None:
         fault = self._fault(connection)
@@ -314,3 +334,18 @@ class GlucometerSimulator(BlePeripheral):
             self.sent_sequence_numbers.append(record.sequence_number)
             self._sent_recently.add(record.sequence_number)
             await asyncio.sleep(self.config.record_interval_s)
+
+
+_REQUEST_OP_CODES: Final = frozenset(
+    {
+        OpCode.REPORT_STORED_RECORDS,
+        OpCode.DELETE_STORED_RECORDS,
+        OpCode.REPORT_NUMBER_OF_STORED_RECORDS,
+    }
+)
+_KNOWN_OPERATORS: Final = frozenset(int(o) for o in Operator)
+
+
+def _reserved_operator(value: bytes) -> bool:
+    """A record request whose operator byte is a value the spec reserves (7-255)."""
+    return len(value) >= 2 and value[0] in _REQUEST_OP_CODES and value[1] not in _KNOWN_OPERATORS

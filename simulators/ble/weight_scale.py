@@ -6,13 +6,19 @@ settles for ``settle_s``, indicates one final weight (with time stamp, user id, 
 height as configured) and switches its radio off shortly after. Values are produced by
 :func:`cart.protocols.ble_weight.encode_weight_measurement`.
 
-Faults: ``DISCONNECT_MID_TRANSFER`` drops the link before the result;
-``MALFORMED_VALUE`` indicates a truncated Weight Measurement.
+Memory: ``stored`` weights (with their user ids and ages) are indicated first, oldest
+first, as soon as the cart subscribes, then the new weight (none with
+``new_reading=False``). A confirmed record leaves the memory unless ``replay_memory``.
+
+Faults: ``DISCONNECT_MID_TRANSFER`` drops the link before the result (after the first
+stored record when there are some); ``MALFORMED_VALUE`` indicates a truncated Weight
+Measurement.
 """
 
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Final
 
 from bumble.core import UUID
@@ -20,6 +26,7 @@ from bumble.device import Connection
 from bumble.gatt import Characteristic, Service
 from bumble.link import LocalLink
 
+from cart.protocols.ble_common import DateTime
 from cart.protocols.ble_weight import (
     WeightMeasurement,
     WeightScaleFeature,
@@ -27,7 +34,7 @@ from cart.protocols.ble_weight import (
     encode_weight_scale_feature,
 )
 from simulators.ble._peripheral import BlePeripheral
-from simulators.ble.config import BleFault, WeightScaleConfig
+from simulators.ble.config import BleFault, StoredWeight, WeightScaleConfig
 
 __all__ = ["WEIGHT_SCALE_SERVICE", "WeightScaleSimulator"]
 
@@ -48,6 +55,10 @@ class WeightScaleSimulator(BlePeripheral):
         self._measuring: set[Connection] = set()
         #: every Weight Measurement value indicated (what a driver should have decoded)
         self.sent: list[bytes] = []
+        #: stored weights not yet transferred, with their device-clock time stamps
+        self.memory: list[tuple[datetime, StoredWeight]] = sorted(
+            ((self.clock.now() - r.age, r) for r in cfg.stored), key=lambda item: item[0]
+        )
 
     def build_services(self) -> list[Service]:
         cfg = self.config
@@ -72,20 +83,28 @@ class WeightScaleSimulator(BlePeripheral):
             self.device_information_service("WSS-SIM"),
         ]
 
-    def measurement_value(self) -> bytes:
-        """The Weight Measurement this scale reports now (device clock for the stamp)."""
+    def measurement_value(
+        self, stored: StoredWeight | None = None, when: datetime | None = None
+    ) -> bytes:
+        """The Weight Measurement this scale reports now (device clock for the stamp), or
+        the one of a ``stored`` record taken at ``when``."""
         cfg = self.config
-        weight = cfg.weight_kg / _KG_PER_LB if cfg.imperial else cfg.weight_kg
+        kg = cfg.weight_kg if stored is None else stored.weight_kg
+        weight = kg / _KG_PER_LB if cfg.imperial else kg
         height: float | None = None
         if cfg.height_cm is not None:
             height = cfg.height_cm / _CM_PER_IN if cfg.imperial else cfg.height_cm / 100
+        stamp = self.time_stamp() if when is None else DateTime.from_datetime(when)
+        bmi = cfg.bmi
+        if stored is not None and cfg.height_cm is not None:
+            bmi = round(stored.weight_kg / (cfg.height_cm / 100) ** 2, 1)
         return encode_weight_measurement(
             WeightMeasurement(
                 weight=round(weight, 2),
                 imperial=cfg.imperial,
-                time_stamp=self.time_stamp() if cfg.with_time_stamp else None,
-                user_id=cfg.user_id,
-                bmi=cfg.bmi,
+                time_stamp=stamp if cfg.with_time_stamp else None,
+                user_id=cfg.user_id if stored is None else stored.user_id,
+                bmi=bmi,
                 height=None if height is None else round(height, 3 if not cfg.imperial else 1),
             )
         )
@@ -98,9 +117,31 @@ class WeightScaleSimulator(BlePeripheral):
     def on_disconnected(self, connection: Connection) -> None:
         self._measuring.discard(connection)
 
+    async def _send_memory(self, connection: Connection, fault: BleFault) -> bool:
+        """Indicate the stored weights, oldest first; False when the link dropped."""
+        for index, (when, record) in enumerate(list(self.memory)):
+            if fault is BleFault.DISCONNECT_MID_TRANSFER and index >= 1:
+                await self.disconnect(connection)
+                return False
+            value = self.measurement_value(record, when)
+            self.sent.append(value)
+            if not await self.indicate(connection, self._measurement, value):
+                return False
+            if not self.config.replay_memory:
+                self.memory.remove((when, record))
+        return True
+
     async def _measure(self, connection: Connection, number: int) -> None:
         cfg = self.config
         fault = cfg.fault if cfg.fault_applies(number) else BleFault.NONE
+        had_memory = bool(self.memory)
+        if not await self._send_memory(connection, fault):
+            return
+        if not cfg.new_reading:
+            if had_memory and cfg.disconnect_after_s is not None:
+                await asyncio.sleep(cfg.disconnect_after_s)
+                await self.disconnect(connection)
+            return  # nobody steps on: the scale stays idle until the host gives up
         await asyncio.sleep(cfg.settle_s)
         if fault is BleFault.DISCONNECT_MID_TRANSFER:
             await self.disconnect(connection)

@@ -1,0 +1,147 @@
+"""The virtual BLE world's radio, offered to another process as an HCI controller over TCP.
+
+``cart simulate`` runs the peripherals on a bumble :class:`~bumble.link.LocalLink` in its
+own process. For a cart service in another process to reach them, this server listens on
+127.0.0.1 and, for every TCP client, puts a fresh virtual controller on the link and
+speaks HCI (H4 packets, as bumble's ``tcp-client:`` transport does) between the two. The
+cart opens it like a USB dongle: ``CART_BLE_TRANSPORT=tcp-client:127.0.0.1:PORT``.
+
+A client that goes away (the service restarts) takes its controller off the link, which
+drops its links to the peripherals as a powered-off dongle would; the next client gets a
+new controller, so the simulated devices and their memory outlive the restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Final
+
+from bumble import hci, ll
+from bumble.controller import Controller
+from bumble.link import LocalLink
+from bumble.transport.common import PacketParser
+
+__all__ = ["CENTRAL_ADDRESS", "HciTcpServer"]
+
+_log = logging.getLogger(__name__)
+
+#: The public address of the controller each client gets (the cart's "dongle").
+CENTRAL_ADDRESS: Final = "C0:CA:27:00:00:02"
+
+
+class _CentralController(Controller):
+    """bumble's virtual controller, ending a cancelled connection attempt as the spec says.
+
+    bumble 0.0.236 acknowledges LE Create Connection Cancel but never reports the end of
+    the attempt (Core Vol 4 Part E 7.8.13 wants an LE Connection Complete with Unknown
+    Connection Identifier), which hangs a host whose connect timed out. The cart's
+    in-process adapter has the same fix; simulators cannot import drivers, hence a copy.
+    """
+
+    def on_hci_le_create_connection_cancel_command(
+        self, command: hci.HCI_LE_Create_Connection_Cancel_Command
+    ) -> hci.HCI_StatusReturnParameters:
+        pending = self.pending_le_connection
+        if pending is None:
+            return hci.HCI_StatusReturnParameters(hci.HCI_ErrorCode.COMMAND_DISALLOWED_ERROR)
+        self.pending_le_connection = None
+        ended = hci.HCI_LE_Connection_Complete_Event(
+            status=hci.HCI_ErrorCode.UNKNOWN_CONNECTION_IDENTIFIER_ERROR,
+            connection_handle=0,
+            role=hci.Role.CENTRAL,
+            peer_address_type=pending.peer_address_type,
+            peer_address=pending.peer_address,
+            connection_interval=0,
+            peripheral_latency=0,
+            supervision_timeout=0,
+            central_clock_accuracy=0,
+        )
+        asyncio.get_running_loop().call_soon(self.send_hci_packet, ended)
+        return hci.HCI_StatusReturnParameters(hci.HCI_ErrorCode.SUCCESS)
+
+
+class _WriterSink:
+    """Controller -> host: H4 packets onto the TCP stream."""
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self._writer = writer
+
+    def on_packet(self, packet: bytes) -> None:
+        if not self._writer.is_closing():
+            self._writer.write(packet)
+
+
+class HciTcpServer:
+    """``server = await HciTcpServer(link).start(); server.port; await server.stop()``."""
+
+    def __init__(self, link: LocalLink, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.link = link
+        self.host = host
+        self._port = port
+        self._server: asyncio.Server | None = None
+        self._sessions: set[asyncio.Task[None]] = set()
+        #: clients served so far (each one got its own controller)
+        self.clients = 0
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "not started"
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
+
+    @property
+    def transport_spec(self) -> str:
+        """What the cart sets as its BLE transport (``CART_BLE_TRANSPORT``)."""
+        return f"tcp-client:{self.host}:{self.port}"
+
+    async def start(self) -> HciTcpServer:
+        self._server = await asyncio.start_server(self._serve, self.host, self._port)
+        return self
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._sessions.add(task)
+        self.clients += 1
+        controller = _CentralController(
+            f"cart-central-{self.clients}",
+            host_sink=_WriterSink(writer),
+            link=self.link,
+            public_address=CENTRAL_ADDRESS,
+        )
+        parser = PacketParser(controller)
+        try:
+            while data := await reader.read(4096):
+                parser.feed_data(data)
+        except (ConnectionError, OSError) as exc:
+            _log.debug("HCI client went away: %s", exc)
+        finally:
+            self._sessions.discard(task)
+            self._drop(controller)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    def _drop(self, controller: Controller) -> None:
+        """The dongle is gone: its links end (peripherals see a supervision timeout)."""
+        controller.host = None
+        for connection in list(controller.le_connections.values()):
+            with contextlib.suppress(Exception):
+                connection.send_ll_control_pdu(
+                    ll.TerminateInd(hci.HCI_ErrorCode.CONNECTION_TIMEOUT_ERROR)
+                )
+            controller.le_connections.pop(connection.peer_address, None)
+        with contextlib.suppress(KeyError, ValueError):
+            self.link.remove_controller(controller)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        for task in list(self._sessions):
+            task.cancel()
+        for task in list(self._sessions):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
