@@ -39,6 +39,7 @@ from typing import Any
 
 import httpx
 
+from bench._sse import Event, parse_sse
 from cart.config import Settings
 from cart.curp import check_digit
 from cart.devices import DeviceConfig, Role, dump_devices
@@ -122,13 +123,6 @@ class Cart:
         return wrong
 
 
-@dataclass(frozen=True)
-class Event:
-    id: int
-    event: str
-    data: dict[str, Any]
-
-
 def _settings(
     folder: Path, devices_file: Path, bp_readings: int = 1, bp_interval_s: float = 0
 ) -> Settings:
@@ -157,25 +151,11 @@ async def _service(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
             yield client
 
 
-def _parse_sse(text: str) -> list[Event]:
-    events: list[Event] = []
-    for block in text.replace("\r\n", "\n").split("\n\n"):
-        fields: dict[str, str] = {}
-        for line in block.split("\n"):
-            if not line or line.startswith(":"):
-                continue
-            name, _, value = line.partition(":")
-            fields[name] = value[1:] if value.startswith(" ") else value
-        if "event" in fields:
-            events.append(Event(int(fields["id"]), fields["event"], json.loads(fields["data"])))
-    return events
-
-
 async def events_of(client: httpx.AsyncClient, sid: int) -> list[Event]:
     """The screening's run events, followed to the run's end."""
     resp = await client.get(f"{API}/screenings/{sid}/events")
     assert resp.status_code == 200, resp.text
-    return _parse_sse(resp.text)
+    return parse_sse(resp.text)
 
 
 @asynccontextmanager

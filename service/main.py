@@ -19,9 +19,12 @@ from cart.devices import DeviceConfig, load_devices
 from cart.drivers.radio import driver_extras
 from cart.store import Store, create_db_engine, migrate
 from service.api.main import api_router
+from service.api.routes.health import health
+from service.api.routes.summary import router as summary_router
 from service.device_manager import DeviceManager
 from service.errors import install_error_handlers
 from service.openapi import install_openapi
+from service.schemas import HealthPublic
 from service.security import BearerForRemoteClients, install_log_redaction
 from service.sic_worker import start_sic_worker, stop_sic_worker
 from service.state import CartState
@@ -108,6 +111,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     token = settings.api_token.get_secret_value() if settings.api_token else None
     app.add_middleware(BearerForRemoteClients, token=token)
     app.include_router(api_router, prefix="/api/v1")
+    # the usual probe path of load balancers and monitors, same answer as /api/v1/health
+    app.add_api_route("/health", health, methods=["GET"], response_model=HealthPublic)
+    app.include_router(summary_router)  # the printable summary, a page outside the API
     install_openapi(app)  # error bodies and the bearer token, declared
     app.mount("/", StaticFiles(directory=STATIC, html=True), name="kiosk")
     return app

@@ -184,10 +184,14 @@ class SimulatedCart:
             GlucoseRecord(131.0, timedelta(days=1), meal="postprandial"),
             GlucoseRecord(p.glucose_mg_dl, timedelta(minutes=1)),
         )
-        # each screening's patient takes a fresh reading, so a long-running demo keeps working
+        # each screening's patient takes a fresh reading, so a long-running demo keeps
+        # working; the first one too: the stored minute-old record has aged by the time a
+        # nurse opens the first screening, and the cart rightly refuses it as stale
         fresh = GlucoseRecord(p.glucose_mg_dl)
         make: Any = GlucometerConfig.fast if self.fast else GlucometerConfig
-        config: GlucometerConfig = make(records=records, reading_on_connect=fresh)
+        config: GlucometerConfig = make(
+            records=records, reading_on_connect=fresh, reading_on_first_connect=True
+        )
         return config
 
     @property

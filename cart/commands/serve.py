@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 from cart.commands._scenario_args import add_scenario_arguments, has_scenario, scenario_from_args
+
+if TYPE_CHECKING:
+    from cart.config import Settings
 
 NAME = "serve"
 HELP = "run the cart's local service and kiosk UI"
@@ -25,13 +31,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import logging
-
-    import uvicorn
     from pydantic import ValidationError
 
     from cart.config import load_settings
-    from service.main import create_app
 
     overrides: dict[str, object] = {}
     if args.simulate:
@@ -47,6 +49,30 @@ def run(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         print(f"cart serve: invalid settings: {exc}", file=sys.stderr)
         return 2
+    # bind first: a busy port must fail before any simulator starts and rewrites the
+    # devices file with ports nobody will serve
+    try:
+        sock = _bind(settings.host, settings.port)
+    except OSError as exc:
+        print(
+            f"cart serve: cannot listen on {settings.host}:{settings.port} ({exc.strerror}); "
+            "is another cart service running? Stop it or use --port",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        return _serve(args, settings, sock)
+    finally:
+        sock.close()
+
+
+def _serve(args: argparse.Namespace, settings: Settings, sock: socket.socket) -> int:
+    import logging
+
+    import uvicorn
+
+    from service.main import create_app
+
     background = None
     if has_scenario(args):
         if not settings.simulate:
@@ -70,16 +96,52 @@ def run(args: argparse.Namespace) -> int:
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        log_level=settings.log_level.lower(),
+        # a kiosk holding an events stream open must not keep the service from stopping
+        timeout_graceful_shutdown=5,
+    )
+    # uvicorn does not print the address of a socket it is handed
+    shown = f"[{settings.host}]" if ":" in settings.host else settings.host
+    logging.getLogger("cart.serve").info(
+        "kiosk at http://%s:%d (Ctrl-C to stop)", shown, settings.port
+    )
     try:
-        uvicorn.run(
-            app,
-            host=settings.host,
-            port=settings.port,
-            log_level=settings.log_level.lower(),
-            # a kiosk holding an events stream open must not keep the service from stopping
-            timeout_graceful_shutdown=5,
-        )
+        _server_class()(config).run(sockets=[sock])
+    except KeyboardInterrupt:
+        # uvicorn re-raises the Ctrl-C it already handled (a clean shutdown): no traceback
+        return 130
     finally:
         if background is not None:
             background.stop()
     return 0
+
+
+def _server_class() -> type[Any]:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """Tells the app it is stopping, so that open event streams end at once."""
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            app = self.config.app
+            if hasattr(app, "state"):
+                app.state.stopping = True
+            super().handle_exit(sig, frame)
+
+    return Server
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock

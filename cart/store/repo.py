@@ -299,21 +299,13 @@ class Store:
                     f"record {entry.record_key} of {entry.device_key} was downloaded before",
                     ALREADY_SEEN_ES,
                 )
-        for entry in memory:
-            if (entry.device_key, entry.record_key) in known:
-                continue
-            known.add((entry.device_key, entry.record_key))
-            s.add(
-                SeenRecord(
-                    device_key=entry.device_key,
-                    record_key=entry.record_key,
-                    screening_id=screening_id if entry.attributed else None,
-                    reading_id=reading_id if entry.attributed else None,
-                    outcome="attributed" if entry.attributed else entry.outcome,
-                    device_time=entry.device_time,
-                    seen_at=now,
-                )
-            )
+        _add_seen(
+            s,
+            memory,
+            known,
+            now,
+            lambda e: ("attributed", screening_id, reading_id) if e.attributed else None,
+        )
         return None
 
     def _keep_refused(
@@ -342,20 +334,14 @@ class Store:
                         run_id=run_id,
                     )
                 )
-            known = _seen_keys(s, memory)
-            for m in memory:
-                if (m.device_key, m.record_key) in known:
-                    continue
-                known.add((m.device_key, m.record_key))
-                s.add(
-                    SeenRecord(
-                        device_key=m.device_key,
-                        record_key=m.record_key,
-                        outcome=refused.reason if m.attributed else m.outcome,
-                        device_time=m.device_time,
-                        seen_at=now,
-                    )
-                )
+            outcome = refused.reason
+            _add_seen(
+                s,
+                memory,
+                _seen_keys(s, memory),
+                now,
+                lambda e: (outcome, None, None) if e.attributed else None,
+            )
             s.commit()
 
     @staticmethod
@@ -400,20 +386,7 @@ class Store:
             return
         now = utcnow()
         with self.session() as s:
-            known = _seen_keys(s, memory)
-            for m in memory:
-                if (m.device_key, m.record_key) in known:
-                    continue
-                known.add((m.device_key, m.record_key))
-                s.add(
-                    SeenRecord(
-                        device_key=m.device_key,
-                        record_key=m.record_key,
-                        outcome=m.outcome,
-                        device_time=m.device_time,
-                        seen_at=now,
-                    )
-                )
+            _add_seen(s, memory, _seen_keys(s, memory), now, lambda _: None)
             s.commit()
 
     # ------------------------------------------------------------------ measuring runs
@@ -928,6 +901,37 @@ def _aware(value: object) -> datetime:
 
 def _iso(value: object) -> str | None:
     return None if value is None else _aware(value).isoformat()
+
+
+def _add_seen(
+    s: Session,
+    memory: Sequence[MemoryEntry],
+    known: set[tuple[str, str]],
+    now: datetime,
+    attributed_as: Callable[[MemoryEntry], tuple[str, int | None, str | None] | None],
+) -> None:
+    """Add the records not yet ``known`` to the memory table.
+
+    ``attributed_as`` gives (outcome, screening id, reading id) for a record the reading
+    is made of; None keeps the entry's own outcome (superseded, stale...).
+    """
+    for entry in memory:
+        pair = (entry.device_key, entry.record_key)
+        if pair in known:
+            continue
+        known.add(pair)
+        outcome, screening_id, reading_id = attributed_as(entry) or (entry.outcome, None, None)
+        s.add(
+            SeenRecord(
+                device_key=entry.device_key,
+                record_key=entry.record_key,
+                screening_id=screening_id,
+                reading_id=reading_id,
+                outcome=outcome,
+                device_time=entry.device_time,
+                seen_at=now,
+            )
+        )
 
 
 def _seen_keys(s: Session, memory: Sequence[MemoryEntry]) -> set[tuple[str, str]]:

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 api_router = APIRouter()
 
 #: route modules in service.api.routes, each exporting ``router``
-ROUTES = ("health", "devices", "patients", "screenings", "classify", "sync")
+ROUTES = ("health", "devices", "patients", "screenings", "classify", "sync", "reports")
 
 for name in ROUTES:
     module = importlib.import_module(f"service.api.routes.{name}")

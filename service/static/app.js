@@ -41,7 +41,10 @@ const state = {
   running: false,
   source: null,
   saving: false,
+  view: "home",
+  worklistFilter: "",
 };
+const CURP_ALPHABET = "0123456789ABCDEFGHIJKLMNÑOPQRSTUVWXYZ";
 
 const $ = (id) => document.getElementById(id);
 
@@ -113,9 +116,16 @@ function problemText(data) {
   const detail = data && data.detail;
   const item = Array.isArray(detail) ? detail[0] : detail;
   if (!item) return t("service.down");
-  if (typeof item === "string") return item;
+  if (typeof item === "string") return state.lang === "en" ? item : t("service.failed");
   if (state.lang === "en") return item.msg || item.message || item.nurse_message;
-  return item.nurse_message || item.msg || item.message;
+  return item.nurse_message || fieldText(item) || t("service.failed");
+}
+
+// A validation item without a Spanish message (pydantic's own): worded by its field.
+function fieldText(item) {
+  const name = item.loc && item.loc[item.loc.length - 1];
+  const key = `field.${name}`;
+  return MESSAGES["es-MX"][key] ? t(key) : null;
 }
 
 function deviceErrorText(error, role) {
@@ -130,6 +140,16 @@ function deviceErrorText(error, role) {
 
 function normaliseCurp(text) {
   return text.replace(/\s+/g, "").toUpperCase();
+}
+
+// The RENAPO check digit: caught before the nurse types the names.
+function curpProblem(curp) {
+  if (curp.length !== 18) return t("patient.curp.short", { n: curp.length });
+  if (!/^[A-ZÑ]{4}\d{6}[HMX][A-ZÑ]{5}[0-9A-Z]\d$/.test(curp)) return t("patient.curp.format");
+  let sum = 0;
+  for (let i = 0; i < 17; i += 1) sum += CURP_ALPHABET.indexOf(curp[i]) * (18 - i);
+  if (String((10 - (sum % 10)) % 10) !== curp[17]) return t("patient.curp.digit");
+  return null;
 }
 
 function curpFacts(curp) {
@@ -165,8 +185,9 @@ async function findPatient(event) {
   clearRegisterErrors();
   const curp = normaliseCurp($("curp").value);
   $("curp").value = curp;
-  if (curp.length !== 18) {
-    fieldError("curp", t("patient.curp.short", { n: curp.length }));
+  const wrong = curpProblem(curp);
+  if (wrong) {
+    fieldError("curp", wrong);
     $("curp").focus();
     return;
   }
@@ -199,6 +220,18 @@ async function registerPatient(event) {
     birth_date: $("birth_date").value,
     sex: sex ? sex.value : null,
   };
+  const missing = [
+    ["given_name", !body.given_name],
+    ["family_name", !body.family_name],
+    ["birth_date", !body.birth_date],
+    ["sex", !body.sex],
+  ].filter(([, empty]) => empty);
+  if (missing.length) {
+    for (const [name] of missing) fieldError(name, t(`field.${name}`));
+    const first = missing[0][0];
+    (first === "sex" ? form.querySelector('[name="sex"]') : $(first)).focus();
+    return;
+  }
   const res = await api("POST", "/patients", body);
   if (res.status === 201) {
     setPatient(res.data);
@@ -208,7 +241,7 @@ async function registerPatient(event) {
     const existing = await api("GET", `/patients/${res.data.detail.existing_id}`);
     if (existing.ok) {
       setPatient(existing.data);
-      $("live").textContent = t("patient.exists");
+      $("patient-note").textContent = t("patient.exists");
       return;
     }
   }
@@ -221,7 +254,7 @@ async function registerPatient(event) {
   for (const item of items) {
     const name = item.loc && item.loc[item.loc.length - 1];
     const known = ["curp", "given_name", "family_name", "birth_date", "sex"].includes(name);
-    const text = state.lang === "en" ? `${name}: ${item.msg}` : item.nurse_message || `${name}: ${item.msg}`;
+    const text = state.lang === "en" ? `${name}: ${item.msg}` : item.nurse_message || fieldText(item) || t("service.failed");
     fieldError(known ? name : "register", text);
     if (known && !first) first = name;
   }
@@ -231,6 +264,7 @@ async function registerPatient(event) {
 
 function setPatient(patient) {
   state.patient = patient;
+  $("patient-note").textContent = "";
   show($("patient-find"), false);
   show($("register-form"), false);
   show($("patient-card"), true);
@@ -245,6 +279,13 @@ function renderPatient() {
   $("patient-name").textContent = `${p.given_name} ${p.family_name}`;
   const sex = t(p.sex === "female" ? "patient.sex.female" : "patient.sex.male");
   $("patient-meta").textContent = `${p.curp} · ${t("patient.age", { n: ageOf(p.birth_date) })} · ${sex}`;
+}
+
+// The screening lives in the URL: a reload or a restarted service comes back to it.
+function showScreening() {
+  show($("step-patient"), false);
+  show($("step-measure"), true);
+  show($("step-results"), true);
 }
 
 async function startScreening(event) {
@@ -265,11 +306,85 @@ async function startScreening(event) {
   state.screening = res.data;
   state.cards = {};
   show($("options-form"), false);
-  show($("step-measure"), true);
-  show($("step-results"), true);
+  showScreening();
+  go(`#/screenings/${res.data.id}`);
   await loadDevices();
   renderResults();
   $("measure").focus();
+}
+
+async function resumeScreening(id) {
+  if (state.screening && state.screening.id === id) {
+    showScreening(); // back from the history or the worklist to the patient on the kiosk
+    return;
+  }
+  closeEvents();
+  const res = await api("GET", `/screenings/${id}`);
+  if (!res.ok || !res.data.patient) {
+    resetAll();
+    setError($("curp-error"), problemText(res.data));
+    return;
+  }
+  state.screening = res.data;
+  state.cards = {};
+  state.running = false;
+  setPatient(res.data.patient);
+  show($("options-form"), false);
+  showScreening();
+  await loadDevices();
+  renderResults();
+  if (res.data.status === "measuring") {
+    // the run still goes on: follow its log from the start
+    state.running = true;
+    renderCards();
+    openEvents(`${API}/screenings/${id}/events`);
+  }
+  $("measure").focus();
+}
+
+// Leaving an open screening asks first and stops its run: a reading taken after this
+// must never land in it (or in the next patient's).
+async function leaveScreening() {
+  const s = state.screening;
+  if (s && s.status !== "completed") {
+    const name = state.patient ? `${state.patient.given_name} ${state.patient.family_name}` : "";
+    if (!(await confirmLeave(t("leave.text", { name })))) return false;
+    closeEvents();
+    try {
+      await api("POST", `/screenings/${s.id}/measure/cancel`);
+    } catch (err) {
+      if (!(err instanceof ServiceDown)) throw err;
+    }
+  }
+  return true;
+}
+
+function confirmLeave(text) {
+  const dialog = $("confirm");
+  $("confirm-text").textContent = text;
+  dialog.showModal();
+  $("confirm-stay").focus();
+  return new Promise((resolve) => {
+    const done = (answer) => {
+      $("confirm-stay").onclick = null;
+      $("confirm-leave").onclick = null;
+      dialog.oncancel = null;
+      if (dialog.open) dialog.close();
+      resolve(answer);
+    };
+    $("confirm-stay").onclick = () => done(false);
+    $("confirm-leave").onclick = () => done(true);
+    dialog.oncancel = (e) => {
+      e.preventDefault();
+      done(false);
+    };
+  });
+}
+
+async function changePatient() {
+  if (!(await leaveScreening())) return;
+  resetAll();
+  go("#/");
 }
 
 function resetAll() {
@@ -283,9 +398,12 @@ function resetAll() {
   for (const input of document.querySelectorAll("#options-form input[type=checkbox]")) input.checked = false;
   document.querySelector('#options-form [value="casual"]').checked = true;
   clearRegisterErrors();
+  show($("step-patient"), true);
   show($("patient-find"), true);
   show($("register-form"), false);
   show($("patient-card"), false);
+  $("name-results").replaceChildren();
+  $("name-q").value = "";
   show($("options-form"), false);
   show($("step-measure"), false);
   show($("step-results"), false);
@@ -329,6 +447,42 @@ function unitText(unit) {
   return SHOWN_UNITS[unit] || unit;
 }
 
+// When a value was measured: "hace 3 min" today, the date and time when older.
+function whenText(iso) {
+  if (!iso) return "";
+  const at = new Date(iso);
+  const locale = state.lang === "en" ? "en-US" : "es-MX";
+  const seconds = Math.round((Date.now() - at.getTime()) / 1000);
+  if (seconds >= -60 && seconds < 12 * 3600) {
+    const rtf = new Intl.RelativeTimeFormat(locale, { style: "short", numeric: "always" });
+    if (seconds < 3600) return rtf.format(-Math.max(1, Math.round(seconds / 60)), "minute");
+    return rtf.format(-Math.round(seconds / 3600), "hour");
+  }
+  return at.toLocaleString(locale, { day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit" });
+}
+
+// How far a device clock is off, in the unit a nurse would say: min, h or days.
+function durationText(seconds) {
+  const abs = Math.abs(seconds);
+  const sign = seconds < 0 ? t("clock.behind") : t("clock.ahead");
+  let text;
+  if (abs < 7200) text = t("duration.min", { n: fmt(Math.round(abs / 60), 0) });
+  else if (abs < 172800) text = t("duration.h", { n: fmt(Math.round(abs / 3600), 0) });
+  else text = t("duration.days", { n: fmt(Math.round(abs / 86400), 0) });
+  return `${text} ${sign}`;
+}
+
+// Clock and protocol flags the nurse must see next to the value.
+function flagNotes(m) {
+  const notes = [];
+  if (m.flags.includes("clock_skew")) {
+    const offset = m.clock_offset_s;
+    notes.push(offset !== null && offset !== undefined ? t("flag.clock_skew.by", { d: durationText(offset) }) : t("flag.clock_skew"));
+  }
+  if (m.flags.includes("stale")) notes.push(t("flag.stale"));
+  return notes;
+}
+
 function valueFor(role) {
   if (role === "bp") {
     const sys = latest("systolic_pressure");
@@ -339,37 +493,55 @@ function valueFor(role) {
     if (pulse) notes.push(t("value.pulse", { n: fmt(pulse.value, 0) }));
     if (sys.flags.includes("average")) notes.push(t("value.average", { n: sys.context.readings || "2" }));
     if (sys.manual_entry) notes.push(t("value.manual"));
-    return { text: `${fmt(sys.value, 0)}/${fmt(dia.value, 0)}`, unit: "mmHg", note: notes.join(" · ") };
+    return { text: `${fmt(sys.value, 0)}/${fmt(dia.value, 0)}`, unit: "mmHg", note: notes.join(" · "), m: sys, manual: sys.manual_entry };
   }
   const m = latest(ROLE_KINDS[role][0]);
   if (!m) return null;
-  return { text: fmt(m.value, 1), unit: unitText(m.unit), note: m.manual_entry ? t("value.manual") : "" };
+  return { text: fmt(m.value, 1), unit: unitText(m.unit), note: m.manual_entry ? t("value.manual") : "", m, manual: m.manual_entry };
+}
+
+// The blood pressure rests on fewer readings than the protocol requires (NOM-030).
+function bpShortText() {
+  const bp = state.screening && state.screening.bp;
+  if (!bp || bp.complete) return null;
+  return t("bp.incomplete", { valid: bp.valid, required: bp.required });
+}
+
+function countdownText(live) {
+  const left = Math.max(0, Math.ceil((live.nextAt - Date.now()) / 1000));
+  return t("state.next", { s: left });
 }
 
 function stateText(card, live) {
+  if (live && live.stage === "error" && valueFor(card.role)) return t("state.failed_kept");
   if (live && live.stage) {
     let text;
-    if (live.stage === "waiting") text = t(`state.waiting.${card.role}`);
+    if (live.stage === "waiting" && live.nextAt) text = countdownText(live);
+    else if (live.stage === "waiting") text = t(`state.waiting.${card.role}`);
     else if (live.stage === "reading") text = t("state.progress");
     else text = t(`state.${live.stage}`);
-    if (live.readings > 1 && live.stage !== "done" && live.stage !== "error") {
+    if (live.readings > 1 && live.stage !== "done" && live.stage !== "error" && !live.nextAt) {
       text += ` · ${t("state.reading", { n: live.reading || 1, total: live.readings })}`;
     }
     return text;
   }
+  const value = valueFor(card.role);
+  if (value) return value.manual ? t("state.manual") : t("state.done");
   if (card.manual) return card.role === "waist" ? t("state.manual") : t("state.nodevice");
   if (card.device && card.device.state === "offline") return t("state.offline");
   if (card.device && card.device.state === "error") return t("state.error");
-  return valueFor(card.role) ? t("state.done") : t("state.idle");
+  return t("state.idle");
 }
 
 function stateClass(card, live) {
   const stage = live && live.stage;
-  if (stage === "error") return "error";
+  // a failed retry keeps the earlier value: not red, not green
+  if (stage === "error") return valueFor(card.role) ? "kept" : "error";
   if (stage === "done") return "done";
   if (stage) return "busy";
+  if (valueFor(card.role)) return "done";
   if (card.device && ["offline", "error"].includes(card.device.state)) return "error";
-  return valueFor(card.role) ? "done" : "idle";
+  return "idle";
 }
 
 function el(tag, attrs = {}, ...children) {
@@ -418,11 +590,12 @@ function renderCards() {
     const shown = partial
       ? { text: fmt(partial.value, 1), unit: unitText(partial.unit), note: "" }
       : value;
+    const counting = live && live.stage === "waiting" && live.nextAt;
     const article = el(
       "article",
-      { class: `card card--${cls}`, "aria-labelledby": titleId, "data-device": card.id, "data-role": card.role, "data-state": cls },
+      { class: `card card--${cls}`, "aria-labelledby": titleId, "data-device": card.id, "data-role": card.role, "data-state": cls, "data-empty": shown ? null : "true" },
       el("h3", { id: titleId, class: "card-title", text: t(`role.${card.role}`) }),
-      el("p", { class: `badge badge-${cls}`, text: stateText(card, live) }),
+      el("p", { class: `badge badge-${cls}`, text: stateText(card, live), "data-until": counting ? String(live.nextAt) : null }),
       el(
         "p",
         { class: "value" },
@@ -430,13 +603,18 @@ function renderCards() {
         shown ? el("span", { class: "value-unit", text: ` ${shown.unit}` }) : null,
       ),
       shown && shown.note ? el("p", { class: "value-note", text: shown.note }) : null,
+      counting ? el("p", { class: "value-note", text: t("state.rest", { n: live.reading || 2, total: live.readings || 2 }) }) : null,
+      shown && shown.m ? el("p", { class: "value-when", "data-at": shown.m.measured_at || shown.m.received_at, text: whenText(shown.m.measured_at || shown.m.received_at) }) : null,
+      ...(shown && shown.m ? flagNotes(shown.m).map((f) => el("p", { class: "card-flag", text: f })) : []),
+      card.role === "bp" && !state.running && bpShortText() ? el("p", { class: "card-flag", "data-flag": "bp_incomplete", text: bpShortText() }) : null,
     );
     if (card.role === "bp" && !card.manual && live && (live.cuff !== undefined || live.stage === "progress")) {
       article.append(gauge(live.cuff));
     }
     const error = live && live.error;
     const deviceMessage = !live && card.device && ["offline", "error"].includes(card.device.state) ? card.device.message : null;
-    if (error || deviceMessage) {
+    // the device's standing problem is not repeated next to a value the nurse typed
+    if (error || (deviceMessage && !value)) {
       article.append(el("p", { class: "card-error", text: error ? deviceErrorText(error, card.role) : deviceMessage }));
     }
     const actions = el("div", { class: "card-actions" });
@@ -473,6 +651,18 @@ function renderCards() {
   const button = $("measure");
   button.disabled = state.running || completed;
   button.textContent = state.running ? t("measure.running") : t("measure.button");
+}
+
+// The countdown between blood-pressure readings and the "hace N min" ages, in place
+// (re-rendering the cards would move the nurse's focus).
+function tick() {
+  for (const badge of document.querySelectorAll(".badge[data-until]")) {
+    badge.textContent = countdownText({ nextAt: Number(badge.dataset.until) });
+  }
+  for (const when of document.querySelectorAll(".value-when[data-at]")) {
+    const text = whenText(when.dataset.at);
+    if (when.textContent !== text) when.textContent = text;
+  }
 }
 
 // ----------------------------------------------------------------------------- measuring
@@ -553,6 +743,7 @@ function onRunEvent(name, data) {
   const before = card.stage;
   card.stage = name;
   const detail = data.detail || {};
+  card.nextAt = name === "waiting" && detail.next_reading_in_s ? Date.now() + detail.next_reading_in_s * 1000 : null;
   if (detail.readings) {
     card.reading = detail.reading;
     card.readings = detail.readings;
@@ -656,7 +847,8 @@ async function enterByHand(role) {
     const saved = await askValue(kind);
     if (!saved) break;
   }
-  if (state.cards[`manual-${role}`]) delete state.cards[`manual-${role}`];
+  // the typed value replaces the failure: the card no longer says "Error"
+  for (const card of cardList()) if (card.role === role) delete state.cards[card.id];
   await refreshScreening();
   const again = document.querySelector(`[data-manual="${role}"]`);
   (again || opener || $("measure")).focus();
@@ -724,8 +916,12 @@ function renderResults() {
       $("urgent-list").replaceChildren(...urgentAlerts.map((a) => el("li", { text: recText(a) })));
       show($("urgent"), true);
     }
-    if (otherAlerts.length) {
+    const quality = (c.data_quality || []).map((q) =>
+      el("li", { class: "alert alert-warning", "data-quality": q.code, text: state.lang === "en" ? q.message : q.message_es }),
+    );
+    if (otherAlerts.length || quality.length) {
       $("alerts").replaceChildren(
+        ...quality,
         ...otherAlerts.map((a) => el("li", { class: `alert alert-${a.severity}`, text: recText(a) })),
       );
       show($("alerts-box"), true);
@@ -735,7 +931,10 @@ function renderResults() {
   $("save").disabled = !hasData || completed || state.running || state.saving;
   show($("save"), !completed);
   show($("next"), completed);
-  if (completed) $("saved").textContent = t("saved");
+  show($("print"), completed);
+  $("print").href = `/screenings/${s.id}/summary`;
+  $("step-measure").classList.toggle("compact", completed);
+  $("saved").textContent = completed ? t("saved") : "";
 }
 
 async function save() {
@@ -784,7 +983,14 @@ function renderSync() {
   }
   $("sync-text").textContent = t("sync.summary", sync);
   const last = sync.last_error;
-  setError($("sync-error"), last && last.message ? t("sync.error", { message: last.message }) : "");
+  setError($("sync-error"), last && last.message ? syncProblem(last) : "");
+}
+
+// SIC's own errors are English and technical: the nurse reads what it means.
+function syncProblem(last) {
+  if (state.lang === "en") return t("sync.error", { message: last.message });
+  if (last.status === "rejected") return t("sync.rejected", { id: last.screening_id });
+  return t("sync.retrying");
 }
 
 // ----------------------------------------------------------------------------- wiring
@@ -797,10 +1003,28 @@ function init() {
     $("curp").focus();
   });
   $("options-form").addEventListener("submit", startScreening);
-  $("patient-change").addEventListener("click", resetAll);
+  $("patient-change").addEventListener("click", changePatient);
+  $("patient-history").addEventListener("click", () => {
+    if (state.patient) location.hash = `#/patients/${state.patient.id}`;
+  });
+  $("search-form").addEventListener("submit", searchByName);
+  for (const button of document.querySelectorAll("#view-worklist .filter")) {
+    button.addEventListener("click", () => {
+      state.worklistFilter = button.dataset.filter;
+      loadWorklist();
+    });
+  }
+  $("indicators-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    loadIndicators();
+  });
+  window.addEventListener("hashchange", route);
   $("measure").addEventListener("click", () => measure(null));
   $("save").addEventListener("click", save);
-  $("next").addEventListener("click", resetAll);
+  $("next").addEventListener("click", () => {
+    resetAll();
+    go("#/");
+  });
   $("lang").addEventListener("click", () => {
     state.lang = state.lang === "en" ? "es-MX" : "en";
     localStorage.setItem("mido.lang", state.lang);
@@ -816,7 +1040,12 @@ function init() {
   }
   $("keypad-form").addEventListener("submit", keypadSubmit);
   $("keypad-cancel").addEventListener("click", () => keypadClose(null));
-  $("keypad").addEventListener("close", () => keypadClose(null));
+  // Escape cancels; the asynchronous "close" event must not resolve (and close) the
+  // next keypad a two-value entry (blood pressure) opens meanwhile
+  $("keypad").addEventListener("cancel", (e) => {
+    e.preventDefault();
+    keypadClose(null);
+  });
   $("keypad").addEventListener("keydown", (e) => {
     if (/^\d$/.test(e.key) || e.key === "." || e.key === ",") {
       keypadPress(e.key);
@@ -829,6 +1058,7 @@ function init() {
       e.preventDefault();
     }
   });
+  setInterval(tick, 1000);
   applyI18n();
   loadSync();
   setInterval(loadSync, 10000);
@@ -836,6 +1066,277 @@ function init() {
     if (state.screening && !state.running) loadDevices();
   }, 10000);
   $("curp").focus();
+  route();
+}
+
+// ----------------------------------------------------------------------------- views
+
+const VIEWS = ["home", "worklist", "history", "indicators"];
+
+function setView(view) {
+  state.view = view;
+  for (const name of ["step-patient", "step-measure", "step-results"]) {
+    if (view !== "home") show($(name), false);
+  }
+  show($("view-worklist"), view === "worklist");
+  show($("view-history"), view === "history");
+  show($("view-indicators"), view === "indicators");
+  for (const link of document.querySelectorAll(".nav-link")) {
+    if (link.dataset.nav === view) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+}
+
+let lastHash = location.hash;
+
+// A new address without a hashchange round trip (the state is already there).
+function go(hash) {
+  if (location.hash !== hash) history.pushState(null, "", hash);
+  lastHash = hash;
+}
+
+async function route() {
+  const hash = location.hash || "#/";
+  const screening = hash.match(/^#\/screenings\/(\d+)$/);
+  const patient = hash.match(/^#\/patients\/(\d+)$/);
+  const open = state.screening && state.screening.status !== "completed";
+  if (open && screening && Number(screening[1]) !== state.screening.id) {
+    // another screening from the worklist: leave this one as "Cambiar paciente" does
+    if (!(await leaveScreening())) {
+      history.replaceState(null, "", lastHash);
+      return;
+    }
+    resetAll();
+  }
+  if (state.screening && (hash === "#/" || hash === "")) {
+    // "Tamizaje" (or back) while a patient is on the kiosk: that screening, not a new one
+    history.replaceState(null, "", `#/screenings/${state.screening.id}`);
+    lastHash = location.hash;
+    setView("home");
+    showScreening();
+    return;
+  }
+  lastHash = hash;
+  if (screening) {
+    setView("home");
+    await resumeScreening(Number(screening[1]));
+  } else if (patient) {
+    setView("history");
+    await loadHistory(Number(patient[1]));
+  } else if (hash === "#/worklist") {
+    setView("worklist");
+    await loadWorklist();
+  } else if (hash === "#/indicators") {
+    setView("indicators");
+    await loadIndicators();
+  } else {
+    setView("home");
+    if (state.screening) showScreening();
+    else show($("step-patient"), true);
+  }
+}
+
+async function searchByName(event) {
+  event.preventDefault();
+  const q = $("name-q").value.trim();
+  setError($("name-q-error"), "");
+  if (q.length < 2) {
+    setError($("name-q-error"), t("patient.search.short"));
+    return;
+  }
+  const res = await api("GET", `/patients?q=${encodeURIComponent(q)}`);
+  if (!res.ok) {
+    setError($("name-q-error"), problemText(res.data));
+    return;
+  }
+  if (!res.data.length) setError($("name-q-error"), t("patient.search.none"));
+  $("name-results").replaceChildren(
+    ...res.data.map((p) =>
+      el(
+        "li",
+        {},
+        el("button", {
+          type: "button",
+          class: "btn btn-secondary result",
+          text: `${p.given_name} ${p.family_name} · ${p.curp}`,
+          onclick: () => {
+            $("curp").value = p.curp;
+            setPatient(p);
+          },
+        }),
+      ),
+    ),
+  );
+}
+
+function patientName(p) {
+  return p ? `${p.given_name} ${p.family_name}` : "—";
+}
+
+function timeText(iso) {
+  const locale = state.lang === "en" ? "en-US" : "es-MX";
+  return new Date(iso).toLocaleTimeString(locale, { hour: "2-digit", minute: "2-digit" });
+}
+
+async function loadWorklist() {
+  for (const button of document.querySelectorAll("#view-worklist .filter")) {
+    button.setAttribute("aria-pressed", String(button.dataset.filter === state.worklistFilter));
+  }
+  // no date: the service's "today" is the cart's calendar day (its time zone setting)
+  const filter = state.worklistFilter ? `?status=${state.worklistFilter}` : "";
+  const res = await api("GET", `/screenings${filter}`);
+  const rows = res.ok ? res.data : [];
+  show($("worklist-empty"), rows.length === 0);
+  $("worklist").replaceChildren(
+    ...rows.map((row) =>
+      el(
+        "li",
+        { class: `work work--${row.urgent ? "urgent" : row.status}` },
+        el(
+          "a",
+          { href: `#/screenings/${row.id}`, class: "work-link" },
+          el("span", { class: "work-time", text: timeText(row.created_at) }),
+          el("span", { class: "work-name", text: patientName(row.patient) }),
+          el("span", { class: "work-status", text: worklistStatus(row) }),
+        ),
+      ),
+    ),
+  );
+}
+
+function worklistStatus(row) {
+  const parts = [t(`status.${row.status}`)];
+  if (row.urgent) parts.push(t("urgent.title"));
+  if (row.sic) parts.push(t(`sic.${row.sic}`));
+  return parts.join(" · ");
+}
+
+async function loadHistory(id) {
+  const [patient, screenings] = await Promise.all([api("GET", `/patients/${id}`), api("GET", `/patients/${id}/screenings`)]);
+  $("history-name").textContent = patient.ok ? `${patientName(patient.data)} · ${patient.data.curp}` : problemText(patient.data);
+  const rows = screenings.ok ? screenings.data : [];
+  $("history-list").replaceChildren(
+    ...rows.map((row) =>
+      el(
+        "li",
+        { class: `work work--${row.urgent ? "urgent" : row.status}` },
+        el(
+          "a",
+          { href: `#/screenings/${row.id}`, class: "work-link" },
+          el("span", { class: "work-time", text: new Date(row.created_at).toLocaleDateString(state.lang === "en" ? "en-US" : "es-MX") }),
+          el("span", { class: "work-name", text: historyValues(row) }),
+          el("span", { class: "work-status", text: historyStatus(row) }),
+        ),
+      ),
+    ),
+  );
+  drawHistoryCharts(rows);
+}
+
+function historyValues(row) {
+  const v = row.values || {};
+  const parts = [];
+  if (v.body_weight !== undefined) parts.push(`${fmt(v.body_weight, 1)} kg`);
+  if (v.bmi !== undefined && v.bmi !== null) parts.push(t("fig.bmi", { v: fmt(v.bmi, 1) }));
+  if (v.systolic_pressure !== undefined && v.diastolic_pressure !== undefined) parts.push(`${fmt(v.systolic_pressure, 0)}/${fmt(v.diastolic_pressure, 0)} mmHg`);
+  if (v.glucose !== undefined) parts.push(`${fmt(v.glucose, 0)} mg/dL`);
+  return parts.join(" · ") || "—";
+}
+
+function historyStatus(row) {
+  const parts = [t(`status.${row.status}`)];
+  if (row.known_diagnoses && row.known_diagnoses.length) {
+    parts.push(t("history.known", { list: row.known_diagnoses.map((d) => t(`dx.${d}`)).join(", ") }));
+  }
+  for (const condition of CONDITIONS) {
+    const domain = row.overall && row.overall[condition];
+    if (domain) parts.push(`${t(`condition.${condition}`)}: ${t(`domain.${domain}`)}`);
+  }
+  return parts.join(" · ");
+}
+
+async function loadIndicators() {
+  if (!$("ind-to").value) $("ind-to").value = localDay(new Date());
+  if (!$("ind-from").value) $("ind-from").value = localDay(new Date(Date.now() - 29 * 86400000));
+  const res = await api("GET", `/indicators?from=${$("ind-from").value}&to=${$("ind-to").value}`);
+  if (!res.ok) {
+    $("indicators").replaceChildren(el("dd", { class: "field-error", text: problemText(res.data) }));
+    return;
+  }
+  const d = res.data;
+  const pct = (v) => (v === null || v === undefined ? "—" : `${fmt(v, 1)} %`);
+  const items = [
+    ["ind.screenings", fmt(d.screenings, 0)],
+    ["ind.completed", fmt(d.completed, 0)],
+    ["ind.complete_pct", pct(d.complete_pct)],
+    ...CONDITIONS.map((c) => [`ind.risk.${c}`, pct(d.at_risk_pct[c])]),
+    ["ind.urgent", fmt(d.urgent, 0)],
+    ["ind.sic_pending", fmt(d.sic.pending, 0)],
+    ["ind.sic_rejected", fmt(d.sic.rejected, 0)],
+  ];
+  $("indicators").replaceChildren(
+    ...items.flatMap(([key, value]) => [el("dt", { text: t(key) }), el("dd", { "data-indicator": key, text: value })]),
+  );
+  drawIndicatorCharts(d);
+}
+
+// ----------------------------------------------------------------------------- charts
+// uPlot (vendored under vendor/uplot): small, fast on the cart's low-power board, no CDN.
+
+function chart(box, title, xs, series, unit) {
+  const figure = el("figure", { class: "chart" }, el("figcaption", { text: title }));
+  box.append(figure);
+  // the figure's own width (a grid cell), so the plot is never clipped on the right
+  const width = Math.max(220, Math.min(560, figure.clientWidth - 16));
+  const colors = ["#0a3d8f", "#a10f0f", "#0b6b2f"];
+  // a text equivalent for screen readers: the plot itself is a canvas
+  const table = el("table", { class: "sr-only" });
+  table.append(el("tr", {}, el("th", { text: t("chart.date"), scope: "col" }), ...series.map((s) => el("th", { text: s.label, scope: "col" }))));
+  xs.forEach((x, i) => {
+    const day = new Date(x * 1000).toLocaleDateString(state.lang === "en" ? "en-US" : "es-MX");
+    table.append(el("tr", {}, el("th", { text: day, scope: "row" }), ...series.map((s) => el("td", { text: s.values[i] === null ? "—" : `${fmt(s.values[i], 1)} ${unit}` }))));
+  });
+  figure.append(table);
+  if (typeof window.uPlot !== "function" || xs.length === 0) return;
+  const opts = {
+    width,
+    height: 180,
+    series: [{}, ...series.map((s, i) => ({ label: s.label, stroke: colors[i % 3], width: 2, points: { size: 7 } }))],
+    axes: [{}, { label: unit }],
+    // a margin around the visits, so the first and the last point are not on the edges
+    scales: { x: { time: true, range: (u, min, max) => { const pad = Math.max(3600, (max - min) * 0.08); return [min - pad, max + pad]; } } },
+    legend: { show: series.length > 1, live: false },
+    cursor: { show: false },
+  };
+  const plot = new window.uPlot(opts, [xs, ...series.map((s) => s.values)], figure);
+  plot.root.setAttribute("aria-hidden", "true");
+}
+
+function drawHistoryCharts(rows) {
+  const box = $("history-charts");
+  box.replaceChildren();
+  const sorted = [...rows].sort((a, b) => a.created_at.localeCompare(b.created_at));
+  const xs = sorted.map((r) => Math.round(new Date(r.created_at).getTime() / 1000));
+  const pick = (kind) => sorted.map((r) => (r.values && r.values[kind] !== undefined ? r.values[kind] : null));
+  chart(box, t("chart.weight"), xs, [{ label: t("role.scale"), values: pick("body_weight") }], "kg");
+  chart(box, t("chart.bmi"), xs, [{ label: "IMC", values: pick("bmi") }], "kg/m²");
+  chart(box, t("chart.bp"), xs, [
+    { label: t("chart.systolic"), values: pick("systolic_pressure") },
+    { label: t("chart.diastolic"), values: pick("diastolic_pressure") },
+  ], "mmHg");
+  chart(box, t("chart.glucose"), xs, [{ label: t("role.glucometer"), values: pick("glucose") }], "mg/dL");
+}
+
+function drawIndicatorCharts(d) {
+  const box = $("indicators-charts");
+  box.replaceChildren();
+  const xs = d.per_day.map((p) => Math.round(new Date(`${p.date}T12:00:00`).getTime() / 1000));
+  chart(box, t("chart.per_day"), xs, [{ label: t("ind.screenings"), values: d.per_day.map((p) => p.screenings) }], "");
+}
+
+function localDay(date) {
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
 }
 
 init();

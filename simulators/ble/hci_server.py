@@ -19,9 +19,10 @@ import logging
 from typing import Final
 
 from bumble import hci, ll
-from bumble.controller import Controller
 from bumble.link import LocalLink
 from bumble.transport.common import PacketParser
+
+from cart.bumble_controller import VirtualCentralController
 
 __all__ = ["CENTRAL_ADDRESS", "HciTcpServer"]
 
@@ -29,37 +30,6 @@ _log = logging.getLogger(__name__)
 
 #: The public address of the controller each client gets (the cart's "dongle").
 CENTRAL_ADDRESS: Final = "C0:CA:27:00:00:02"
-
-
-class _CentralController(Controller):
-    """bumble's virtual controller, ending a cancelled connection attempt as the spec says.
-
-    bumble 0.0.236 acknowledges LE Create Connection Cancel but never reports the end of
-    the attempt (Core Vol 4 Part E 7.8.13 wants an LE Connection Complete with Unknown
-    Connection Identifier), which hangs a host whose connect timed out. The cart's
-    in-process adapter has the same fix; simulators cannot import drivers, hence a copy.
-    """
-
-    def on_hci_le_create_connection_cancel_command(
-        self, command: hci.HCI_LE_Create_Connection_Cancel_Command
-    ) -> hci.HCI_StatusReturnParameters:
-        pending = self.pending_le_connection
-        if pending is None:
-            return hci.HCI_StatusReturnParameters(hci.HCI_ErrorCode.COMMAND_DISALLOWED_ERROR)
-        self.pending_le_connection = None
-        ended = hci.HCI_LE_Connection_Complete_Event(
-            status=hci.HCI_ErrorCode.UNKNOWN_CONNECTION_IDENTIFIER_ERROR,
-            connection_handle=0,
-            role=hci.Role.CENTRAL,
-            peer_address_type=pending.peer_address_type,
-            peer_address=pending.peer_address,
-            connection_interval=0,
-            peripheral_latency=0,
-            supervision_timeout=0,
-            central_clock_accuracy=0,
-        )
-        asyncio.get_running_loop().call_soon(self.send_hci_packet, ended)
-        return hci.HCI_StatusReturnParameters(hci.HCI_ErrorCode.SUCCESS)
 
 
 class _WriterSink:
@@ -105,7 +75,7 @@ class HciTcpServer:
         assert task is not None
         self._sessions.add(task)
         self.clients += 1
-        controller = _CentralController(
+        controller = VirtualCentralController(
             f"cart-central-{self.clients}",
             host_sink=_WriterSink(writer),
             link=self.link,
@@ -124,7 +94,7 @@ class HciTcpServer:
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
-    def _drop(self, controller: Controller) -> None:
+    def _drop(self, controller: VirtualCentralController) -> None:
         """The dongle is gone: its links end (peripherals see a supervision timeout)."""
         controller.host = None
         for connection in list(controller.le_connections.values()):

@@ -8,12 +8,7 @@ included) is grepped for the CURP and the names, which must never be logged.
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,21 +18,7 @@ import httpx
 import pytest
 
 from cart.curp import check_digit
-from tests.helpers import free_port
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts" / "kiosk"
-CART = Path(sys.executable).with_name("cart")
+from tests.kiosk.kiosk import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, keypad, serve
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
@@ -66,40 +47,9 @@ CURP = "HEPL750412MDFRRC0" + check_digit("HEPL750412MDFRRC0")
 
 @contextmanager
 def _serve(cwd: Path, *args: str, **env: str) -> Iterator[tuple[str, Path]]:
-    """`cart serve ARGS` on a free port in ``cwd``; yields its base URL and its log file."""
-    port = free_port()
-    log_path = cwd / "serve.log"
-    full_env = {**os.environ, "CART_LOG_LEVEL": "DEBUG", "CART_BP_INTERVAL_S": "0", **env}
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [str(CART), "serve", "--port", str(port), *args],
-            cwd=cwd,
-            env=full_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            proc.wait()
-            pytest.fail(f"cart serve did not come up: {log_path.read_text(errors='replace')}")
-        time.sleep(0.1)
-    try:
-        yield base, log_path
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    """`cart serve ARGS` (DEBUG log) in ``cwd``; yields its base URL and its log file."""
+    with serve(cwd, *args, CART_LOG_LEVEL="DEBUG", **env) as (base, _):
+        yield base, cwd / "serve.log"
 
 
 @pytest.fixture
@@ -136,15 +86,10 @@ def _shot(page: object, name: str, section: str | None = None) -> None:
 
 
 def _keypad(page: object, digits: str) -> None:
-    from playwright.sync_api import Page, expect
+    from playwright.sync_api import expect
 
-    assert isinstance(page, Page)
-    dialog = page.locator("#keypad")
-    expect(dialog).to_be_visible()
-    for key in digits:
-        dialog.locator(f'.key[data-key="{key}"]').click()
-    dialog.get_by_role("button", name="Aceptar").click()
-    expect(dialog).to_be_hidden()
+    keypad(page, digits)
+    expect(page.locator("#keypad")).to_be_hidden()
 
 
 def test_whole_nurse_flow_in_chromium(served: tuple[str, Path]) -> None:
@@ -244,7 +189,7 @@ def test_whole_nurse_flow_in_chromium(served: tuple[str, Path]) -> None:
         page.get_by_role("button", name="Guardar").click()
         expect(page.locator("#saved")).to_contain_text("Guardado")
         expect(page.get_by_role("button", name="Siguiente paciente")).to_be_focused()
-        expect(measure).to_be_disabled()
+        expect(measure).to_be_hidden()  # a saved screening is shown compactly, without Medir
         expect(page.locator("#sync-text")).to_contain_text("Por enviar a SIC: 1")
         _shot(page, "06-guardado.png", "#step-results")
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from bench._sse import Event, parse_sse
 from cart.config import Settings
 from cart.curp import check_digit
 
@@ -80,28 +79,6 @@ async def new_screening(client: httpx.AsyncClient, **body: Any) -> int:
     assert resp.status_code == 201, resp.text
     sid: int = resp.json()["id"]
     return sid
-
-
-@dataclass(frozen=True)
-class Event:
-    id: int
-    event: str
-    data: dict[str, Any]
-
-
-def parse_sse(text: str) -> list[Event]:
-    """The events of a text/event-stream body (comments and ``retry`` skipped)."""
-    events: list[Event] = []
-    for block in text.replace("\r\n", "\n").split("\n\n"):
-        fields: dict[str, str] = {}
-        for line in block.split("\n"):
-            if not line or line.startswith(":"):
-                continue
-            name, _, value = line.partition(":")
-            fields[name] = value[1:] if value.startswith(" ") else value
-        if "event" in fields:
-            events.append(Event(int(fields["id"]), fields["event"], json.loads(fields["data"])))
-    return events
 
 
 async def events_of(

@@ -14,7 +14,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, status
+from fastapi import APIRouter, Header, HTTPException, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import StreamingResponse
 
@@ -372,6 +372,12 @@ async def _run(state: CartState, run: MeasureRun, selected: list[DeviceStatus]) 
     )
 
 
+#: how often an idle events stream checks that the service is not stopping
+STOP_POLL_S = 0.5
+#: an idle events stream sends a comment this often (proxies drop silent connections)
+KEEPALIVE_S = 15.0
+
+
 def _sse(event: RunEvent) -> bytes:
     data = json.dumps(event.data, ensure_ascii=False, separators=(",", ":"))
     return f"id: {event.id}\nevent: {event.event}\ndata: {data}\n\n".encode()
@@ -394,6 +400,7 @@ def _sse(event: RunEvent) -> bytes:
 async def events(
     screening_id: ScreeningId,
     state: StateDep,
+    request: Request,
     last_event_id: Annotated[str | None, Header(max_length=20)] = None,
 ) -> StreamingResponse:
     """The progress of the last measuring run as Server-Sent Events."""
@@ -409,8 +416,20 @@ async def events(
 
     async def stream() -> AsyncIterator[bytes]:
         yield b"retry: 2000\n\n"
-        async for event in run.follow(after):
-            yield b": keep-alive\n\n" if event is None else _sse(event)
+        quiet = 0.0
+        async for event in run.follow(after, keepalive_s=STOP_POLL_S):
+            # the service is stopping (Ctrl-C): end the stream now, or uvicorn waits for
+            # it and then cancels it with a traceback
+            if getattr(request.app.state, "stopping", False):
+                return
+            if event is not None:
+                quiet = 0.0
+                yield _sse(event)
+                continue
+            quiet += STOP_POLL_S
+            if quiet >= KEEPALIVE_S:
+                quiet = 0.0
+                yield b": keep-alive\n\n"
 
     return StreamingResponse(
         stream(),
