@@ -65,7 +65,11 @@ class ExportMeasurement:
     received_at: datetime
     """Aware UTC: when the cart received the reading."""
     measured_at: datetime | None = None
-    """The device's own timestamp as it reported it (naive = device local time)."""
+    """When it was measured: aware, corrected by the device clock's offset."""
+    device_time: datetime | None = None
+    """The device's own clock as it reported it (naive): the PHD timestamp of the identity."""
+    clock_offset_s: float | None = None
+    """Device clock minus cart clock, seconds (None: not readable)."""
     device_id: str | None = None
     """The cart's configured id of the device (``devices.toml``), None for manual entries."""
     protocol: str | None = None
@@ -130,6 +134,8 @@ def _measurement(r: MeasurementRecord) -> ExportMeasurement:
         flags=tuple(r.flags),
         received_at=r.received_at,
         measured_at=r.measured_at,
+        device_time=r.device_time,
+        clock_offset_s=r.clock_offset_s,
         device_id=r.device_id,
         protocol=r.protocol,
         device=dict(r.device) if r.device else None,
