@@ -62,6 +62,36 @@ OBS_ID_SYSTEM: Final = f"{NS}/sid/phd-observation"
 """System of the PHD-style Observation identifiers (never a ``urn:uuid``: see fhir.py)."""
 DEVICE_ID_SYSTEM: Final = f"{NS}/sid/device"
 RISK_ID_SYSTEM: Final = f"{NS}/sid/risk-assessment"
+CONDITION_ID_SYSTEM: Final = f"{NS}/sid/condition"
+
+SNOMED: Final = "http://snomed.info/sct"
+ICD10: Final = "http://hl7.org/fhir/sid/icd-10"
+CONDITION_CLINICAL: Final = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+CONDITION_VERIFICATION: Final = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+CONDITION_CATEGORY: Final = "http://terminology.hl7.org/CodeSystem/condition-category"
+#: known diagnosis -> (SNOMED CT concept, ICD-10 (WHO, the CIE-10 Mexico reports in), Spanish)
+DIAGNOSIS_CODES: Final[dict[str, tuple[tuple[str, str], tuple[str, str], str]]] = {
+    "diabetes": (
+        ("73211009", "Diabetes mellitus"),
+        ("E14", "Unspecified diabetes mellitus"),
+        "Diabetes mellitus (diagnóstico previo)",
+    ),
+    "hypertension": (
+        ("38341003", "Hypertensive disorder, systemic arterial"),
+        ("I10", "Essential (primary) hypertension"),
+        "Hipertensión arterial (diagnóstico previo)",
+    ),
+    "obesity": (
+        ("414916001", "Obesity"),
+        ("E66.9", "Obesity, unspecified"),
+        "Obesidad (diagnóstico previo)",
+    ),
+    "dyslipidemia": (
+        ("370992007", "Dyslipidemia"),
+        ("E78.5", "Hyperlipidaemia, unspecified"),
+        "Dislipidemia (diagnóstico previo)",
+    ),
+}
 
 # MDC device types and specializations (partition 8 * 65536 + term)
 MDC_PHG: Final = ("531981", "MDC_MOC_VMS_MDS_AHD")

@@ -10,7 +10,8 @@ deterministic identifier, so a resend gets ``200`` and the existing resources::
                      BP as panel 85354-9 with systolic/diastolic/mean components,
                      pulse a separate 8867-4; specials -> dataAbsentReason; device flags
                      -> interpretation; manual entries -> method, no device
-    RiskAssessment   the MIDO classification, basis -> the Observations
+    Condition        each diagnosis the person already had (SNOMED CT + ICD-10), active
+    RiskAssessment   the MIDO classification, basis -> the Observations and Conditions
 
 Business identifiers (``identifier``) and transaction ``fullUrl``s are different things:
 
@@ -25,6 +26,7 @@ Business identifiers (``identifier``) and transaction ``fullUrl``s are different
   uses the reading's UUID minted (and stored) at capture instead of the timestamp;
 * Device: manufacturer + model + serial when the device reports a serial, else the
   cart id + the configured device id; Patient: the CURP;
+* Condition: patient key + diagnosis (the same fact from any cart);
 * RiskAssessment: cart id + patient key + screening id + completion instant.
 
 The patient key is a hash of the CURP, so the CURP stays out of search URLs. Every
@@ -128,6 +130,7 @@ class _Builder:
         self.observation_refs: list[str] = []
         self.refs_by_kind: dict[str, str] = {}
         self.singles: dict[str, list[str]] = {}
+        self.condition_refs: list[str] = []
 
     # ------------------------------------------------------------------ entries
 
@@ -378,6 +381,50 @@ class _Builder:
         else:
             self.singles.setdefault(loinc, []).append(identifier)
 
+    # ------------------------------------------------------------------ known diagnoses
+
+    def add_conditions(self) -> None:
+        """Each diagnosis the person already had, as a problem-list Condition.
+
+        Scoped by the patient only (not the cart): a person's diabetes is one fact, and
+        another cart that screens her later finds the same Condition, not a second one.
+        """
+        e = self.export
+        for diagnosis in e.known_diagnoses:
+            codes = C.DIAGNOSIS_CODES.get(diagnosis)
+            if codes is None:
+                continue
+            (snomed, snomed_display), (icd, icd_display), text = codes
+            identifier = condition_identifier(self.patient.curp, diagnosis)
+            ref = _urn("condition", identifier)
+            resource: Resource = {
+                "resourceType": "Condition",
+                "identifier": _ident(C.CONDITION_ID_SYSTEM, identifier),
+                "clinicalStatus": {"coding": [_coding(C.CONDITION_CLINICAL, "active")]},
+                "verificationStatus": {"coding": [_coding(C.CONDITION_VERIFICATION, "confirmed")]},
+                "category": [
+                    {
+                        "coding": [
+                            _coding(C.CONDITION_CATEGORY, "problem-list-item", "Problem List Item")
+                        ]
+                    }
+                ],
+                "code": {
+                    "coding": [
+                        _coding(C.SNOMED, snomed, snomed_display),
+                        _coding(C.ICD10, icd, icd_display),
+                    ],
+                    "text": text,
+                },
+                "subject": {"reference": self.patient_ref},
+                "recordedDate": _dt(e.completed_at, self.zone),
+                "note": [
+                    {"text": "Reported at a MIDO screening as a diagnosis the person already had."}
+                ],
+            }
+            if self._add(ref, resource, f"identifier={C.CONDITION_ID_SYSTEM}|{identifier}"):
+                self.condition_refs.append(ref)
+
     # ------------------------------------------------------------------ classification
 
     def add_risk_assessment(self) -> None:
@@ -402,8 +449,9 @@ class _Builder:
                 + (f" {version}" if version else ""),
             },
         }
-        if self.observation_refs:
-            resource["basis"] = [{"reference": r} for r in self.observation_refs]
+        basis = [*self.observation_refs, *self.condition_refs]
+        if basis:  # what it was computed from: the readings and the known diagnoses
+            resource["basis"] = [{"reference": r} for r in basis]
         predictions = _predictions(classification.get("overall"))
         if predictions:
             resource["prediction"] = predictions
@@ -453,6 +501,7 @@ class _Builder:
             else:
                 assert isinstance(item, ExportMeasurement)
                 self.add_simple(item)
+        self.add_conditions()
         self.add_risk_assessment()
         return {
             "resourceType": "Bundle",
@@ -606,6 +655,11 @@ def observation_identifier(
 
 def panel_identifier(rows: Sequence[ExportMeasurement], curp: str, gateway: GatewayIdentity) -> str:
     return _phd_identifier(rows[0], curp, gateway, C.BP_PANEL_LOINC)
+
+
+def condition_identifier(curp: str, diagnosis: str) -> str:
+    """The patient's known diagnosis: the same on every cart and every resend."""
+    return f"{patient_key(curp)}-{_clean(diagnosis)}"
 
 
 def risk_identifier(export: ScreeningExport, gateway: GatewayIdentity) -> str:

@@ -92,6 +92,8 @@ class ScreeningExport:
     classification: Mapping[str, Any] | None
     ruleset: str
     glucose_context: str | None = None
+    known_diagnoses: tuple[str, ...] = ()
+    """Diagnoses the person already had (sent as Condition resources)."""
 
     @classmethod
     def from_rows(cls, rows: ScreeningRows) -> ScreeningExport:
@@ -118,6 +120,7 @@ class ScreeningExport:
             classification=dict(s.classification) if s.classification else None,
             ruleset=s.ruleset,
             glucose_context=s.glucose_context,
+            known_diagnoses=tuple(sorted(s.known_diagnoses or ())),
         )
 
 
