@@ -69,6 +69,13 @@ class Settings(BaseSettings):
     """FHIR R4 base URL of SIC; None disables the push."""
     sic_token: SecretStr | None = None
     sic_verify_tls: bool = True
+    sic_delivery: Literal["auto", "transaction", "steps"] = "auto"
+    """One transaction per screening; ``auto`` switches to steps when the server refuses
+    the size (Medplum: 8 conditional creates), ``steps`` always delivers in steps."""
+    sic_step_size: int = Field(default=8, ge=1, le=500)
+    """Entries per transaction when delivering in steps."""
+    sic_concurrency: int = Field(default=1, ge=1, le=16)
+    """Screenings (and steps of one screening) in flight at once."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("timezone")

@@ -42,9 +42,12 @@ def worker_from_settings(
     token = settings.sic_token.get_secret_value() if settings.sic_token else None
     return SicWorker(
         store,
-        FhirTransactionAdapter(GatewayIdentity.of_this_machine()),
+        FhirTransactionAdapter(GatewayIdentity.of_this_machine(), settings.zone),
         base_url=settings.sic_base_url,
         token=token,
         verify_tls=settings.sic_verify_tls,
         policy=policy,
+        delivery=settings.sic_delivery,
+        step_size=settings.sic_step_size,
+        concurrency=settings.sic_concurrency,
     )

@@ -13,6 +13,7 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from typing import Any, ClassVar
 
 from cart.sic.fhir import build_bundle
@@ -62,11 +63,18 @@ class FhirTransactionAdapter(SicAdapter):
     name = "fhir-r4"
     CONTENT_TYPE = "application/fhir+json"
 
-    def __init__(self, gateway: GatewayIdentity) -> None:
+    def __init__(self, gateway: GatewayIdentity, zone: tzinfo | None = None) -> None:
         self.gateway = gateway
+        self.zone = zone
+
+    def bundle(self, export: ScreeningExport) -> dict[str, Any]:
+        """The transaction Bundle (fresh fullUrls on every call)."""
+        return build_bundle(export, self.gateway, zone=self.zone)
 
     def render(self, export: ScreeningExport) -> OutboundRequest:
-        bundle = build_bundle(export, self.gateway)
+        return self.request_for(self.bundle(export))
+
+    def request_for(self, bundle: Mapping[str, Any]) -> OutboundRequest:
         content = json.dumps(bundle, ensure_ascii=False, separators=(",", ":")).encode()
         return OutboundRequest(
             method="POST",

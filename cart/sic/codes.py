@@ -41,6 +41,7 @@ CURP_SYSTEM: Final = "urn:oid:2.16.840.1.113883.4.629"
 URI_SYSTEM: Final = "urn:ietf:rfc:3986"
 """Identifier system meaning "the value is itself a URI" (our values are ``urn:uuid:``)."""
 OBS_CATEGORY: Final = "http://terminology.hl7.org/CodeSystem/observation-category"
+PHD_CATEGORY: Final = "http://hl7.org/fhir/uv/phd/CodeSystem/PhdObservationCategories"
 DAR_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
 POCD_STATUS: Final = "http://hl7.org/fhir/uv/pocd/CodeSystem/measurement-status"
 ACT_REASON: Final = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
@@ -57,10 +58,46 @@ CS_CLASSIFIER: Final = f"{NS}/CodeSystem/classifier"
 CS_CONDITION: Final = f"{NS}/CodeSystem/mido-condition"
 CS_MIDO_LABEL: Final = f"{NS}/CodeSystem/mido-label"
 CS_DEVICE_ROLE: Final = f"{NS}/CodeSystem/device-role"
+OBS_ID_SYSTEM: Final = f"{NS}/sid/phd-observation"
+"""System of the PHD-style Observation identifiers (never a ``urn:uuid``: see fhir.py)."""
+DEVICE_ID_SYSTEM: Final = f"{NS}/sid/device"
+RISK_ID_SYSTEM: Final = f"{NS}/sid/risk-assessment"
+CONDITION_ID_SYSTEM: Final = f"{NS}/sid/condition"
+
+SNOMED: Final = "http://snomed.info/sct"
+ICD10: Final = "http://hl7.org/fhir/sid/icd-10"
+CONDITION_CLINICAL: Final = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+CONDITION_VERIFICATION: Final = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+CONDITION_CATEGORY: Final = "http://terminology.hl7.org/CodeSystem/condition-category"
+#: known diagnosis -> (SNOMED CT concept, ICD-10 (WHO, the CIE-10 Mexico reports in), Spanish)
+DIAGNOSIS_CODES: Final[dict[str, tuple[tuple[str, str], tuple[str, str], str]]] = {
+    "diabetes": (
+        ("73211009", "Diabetes mellitus"),
+        ("E14", "Unspecified diabetes mellitus"),
+        "Diabetes mellitus (diagnóstico previo)",
+    ),
+    "hypertension": (
+        ("38341003", "Hypertensive disorder, systemic arterial"),
+        ("I10", "Essential (primary) hypertension"),
+        "Hipertensión arterial (diagnóstico previo)",
+    ),
+    "obesity": (
+        ("414916001", "Obesity"),
+        ("E66.9", "Obesity, unspecified"),
+        "Obesidad (diagnóstico previo)",
+    ),
+    "dyslipidemia": (
+        ("370992007", "Dyslipidemia"),
+        ("E78.5", "Hyperlipidaemia, unspecified"),
+        "Dislipidemia (diagnóstico previo)",
+    ),
+}
 
 # MDC device types and specializations (partition 8 * 65536 + term)
 MDC_PHG: Final = ("531981", "MDC_MOC_VMS_MDS_AHD")
 MDC_PHD: Final = ("65573", "MDC_MOC_VMS_MDS_SIMP")
+MDC_TIME_ABS: Final = ("67975", "MDC_ATTR_TIME_ABS")
+"""The code of a PHD IG coincident-timestamp Observation of an absolute-time clock."""
 SPECIALIZATION_BPM: Final = ("528391", "MDC_DEV_SPEC_PROFILE_BPM")
 SPECIALIZATION_SCALE: Final = ("528399", "MDC_DEV_SPEC_PROFILE_SCALE")
 SPECIALIZATION_GLUCOSE: Final = ("528401", "MDC_DEV_SPEC_PROFILE_GLUCOSE")
@@ -161,7 +198,21 @@ FLAG_STATUS: Final[Mapping[str, str]] = {
 }
 """Device flag -> PoCD measurement-status (exceeding the range is ``in-alarm``)."""
 
-METHOD_FLAGS: Final = frozenset({"manual_entry", "average"})
+OBS_INTERPRETATION: Final = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+URGENT_SYSTOLIC_MMHG: Final = 180
+URGENT_DIASTOLIC_MMHG: Final = 120
+"""180/120: the classifier's urgent blood pressure (cart/classify/doc.py, NOM-030 grade 3)."""
+
+CS_MEAL_CONTEXT: Final = f"{NS}/CodeSystem/meal-context"
+FASTING_STATUS: Final = "http://terminology.hl7.org/CodeSystem/v2-0916"
+MEAL_FASTING_STATUS: Final[Mapping[str, tuple[str, str]]] = {
+    "fasting": ("F", "Patient was fasting prior to the procedure."),
+    "postprandial": ("NF", "The patient indicated they did not fast prior to the procedure."),
+    "casual": ("NF", "The patient indicated they did not fast prior to the procedure."),
+}
+"""Meal context -> HL7 v2 table 0916 fasting status, where the context says it."""
+
+METHOD_FLAGS: Final = frozenset({"manual_entry", "average", "calculated"})
 """Flags that say how the value was obtained: ``method``, not ``interpretation``."""
 
 TEST_DATA_FLAGS: Final = frozenset({"control_solution", "test_data", "demo_data"})

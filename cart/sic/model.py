@@ -65,7 +65,11 @@ class ExportMeasurement:
     received_at: datetime
     """Aware UTC: when the cart received the reading."""
     measured_at: datetime | None = None
-    """The device's own timestamp as it reported it (naive = device local time)."""
+    """When it was measured: aware, corrected by the device clock's offset."""
+    device_time: datetime | None = None
+    """The device's own clock as it reported it (naive): the PHD timestamp of the identity."""
+    clock_offset_s: float | None = None
+    """Device clock minus cart clock, seconds (None: not readable)."""
     device_id: str | None = None
     """The cart's configured id of the device (``devices.toml``), None for manual entries."""
     protocol: str | None = None
@@ -88,6 +92,8 @@ class ScreeningExport:
     classification: Mapping[str, Any] | None
     ruleset: str
     glucose_context: str | None = None
+    known_diagnoses: tuple[str, ...] = ()
+    """Diagnoses the person already had (sent as Condition resources)."""
 
     @classmethod
     def from_rows(cls, rows: ScreeningRows) -> ScreeningExport:
@@ -114,6 +120,7 @@ class ScreeningExport:
             classification=dict(s.classification) if s.classification else None,
             ruleset=s.ruleset,
             glucose_context=s.glucose_context,
+            known_diagnoses=tuple(sorted(s.known_diagnoses or ())),
         )
 
 
@@ -130,6 +137,8 @@ def _measurement(r: MeasurementRecord) -> ExportMeasurement:
         flags=tuple(r.flags),
         received_at=r.received_at,
         measured_at=r.measured_at,
+        device_time=r.device_time,
+        clock_offset_s=r.clock_offset_s,
         device_id=r.device_id,
         protocol=r.protocol,
         device=dict(r.device) if r.device else None,

@@ -4,6 +4,10 @@ Delivery is at-least-once on the wire and exactly-once in effect: an entry is ma
 sent only after the destination answered 2xx, and every resource is a conditional
 create, so a resend after a crash or a lost response returns the existing resources.
 
+One transaction per screening where the server takes it; ``delivery="auto"`` switches
+to steps (:mod:`cart.sic.steps`) the first time the server refuses a transaction for
+its size, ``"steps"`` always uses them. ``concurrency`` screenings go at once.
+
 How each answer is handled::
 
     2xx (a transaction-response)     -> sent
@@ -39,9 +43,15 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from cart.sic.adapter import SicAdapter, UnexpectedResponse
+from cart.sic.adapter import (
+    FhirTransactionAdapter,
+    OutboundRequest,
+    SicAdapter,
+    UnexpectedResponse,
+)
 from cart.sic.model import MappingError, ScreeningExport
 from cart.sic.status import WorkerState, WorkerStatus, describe_error
+from cart.sic.steps import deliver_in_steps, refuses_size
 from cart.store import Store
 from cart.store.models import OutboxEntry
 from cart.store.repo import SIC_DESTINATION
@@ -143,6 +153,9 @@ class SicWorker:
         policy: RetryPolicy | None = None,
         destination: str = SIC_DESTINATION,
         rng: random.Random | None = None,
+        delivery: str = "auto",
+        step_size: int = 8,
+        concurrency: int = 1,
     ) -> None:
         self.store = store
         self.adapter = adapter
@@ -162,6 +175,15 @@ class SicWorker:
         self._task: asyncio.Task[None] | None = None
         self._client: httpx.AsyncClient | None = None
         self.last_pass: PassReport | None = None
+        if delivery not in ("auto", "transaction", "steps"):
+            raise ValueError(f"unknown delivery {delivery!r}: auto, transaction or steps")
+        self.delivery = delivery
+        """``auto`` sends one transaction and switches to ``steps`` for good the first
+        time the server refuses its size."""
+        self.step_size = max(1, step_size)
+        self.concurrency = max(1, concurrency)
+        """Screenings in flight at once (and chunks of one step)."""
+        self._first_phase = asyncio.Lock()
         parts = urlsplit(self.base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("the SIC base URL must be an http(s) URL")
@@ -289,15 +311,19 @@ class SicWorker:
             )
             if not page:
                 break
-            for entry in page:
-                assert entry.id is not None
-                after_id = entry.id
-                outcome = await self._deliver(entry)
-                if outcome is None:  # another worker holds it
-                    continue
-                await self._record(entry, outcome, report)
-                if outcome.kind in ("retry", "down"):
-                    report.pause = outcome.delay
+            for start in range(0, len(page), self.concurrency):
+                batch = page[start : start + self.concurrency]
+                after_id = batch[-1].id or after_id
+                outcomes = await asyncio.gather(*(self._deliver(e) for e in batch))
+                stop: _Outcome | None = None
+                for entry, outcome in zip(batch, outcomes, strict=True):
+                    if outcome is None:  # another worker holds it
+                        continue
+                    await self._record(entry, outcome, report)
+                    if outcome.kind in ("retry", "down") and stop is None:
+                        stop = outcome
+                if stop is not None:
+                    report.pause = stop.delay
                     self.last_pass = report
                     return report
         self.last_pass = report
@@ -314,16 +340,29 @@ class SicWorker:
             rows = await asyncio.to_thread(self.store.screening_rows, entry.screening_id)
             if rows is None:
                 raise MappingError(f"screening {entry.screening_id} no longer exists")
-            request = self.adapter.render(ScreeningExport.from_rows(rows))
+            export = ScreeningExport.from_rows(rows)
+            request = self.adapter.render(export)
         except MappingError as exc:
             return _Outcome("rejected", f"not sent: {exc.message}", None, None)
         try:
-            response = await self._http().request(
-                request.method,
-                self._url(request.path),
-                content=request.content,
-                headers=self._headers(request.headers),
-            )
+            if self.delivery == "steps" and isinstance(self.adapter, FhirTransactionAdapter):
+                return await self._deliver_in_steps(self.adapter, export)
+            response = await self._send(request)
+            if (
+                self.delivery != "transaction"  # "steps": another delivery just switched
+                and isinstance(self.adapter, FhirTransactionAdapter)
+                and refuses_size(response.status_code, response.content)
+            ):
+                if self.delivery == "auto":
+                    log.info(
+                        "sic: the destination refused a %d-byte transaction (HTTP %s): "
+                        "delivering in steps of %d from now on",
+                        len(request.content),
+                        response.status_code,
+                        self.step_size,
+                    )
+                    self.delivery = "steps"
+                return await self._deliver_in_steps(self.adapter, export)
         except httpx.TimeoutException as exc:
             if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
                 return self._down(f"cannot reach the destination: {type(exc).__name__}")
@@ -332,6 +371,36 @@ class SicWorker:
             # refused, reset, or the answer lost after the server got the request
             return self._down(f"network error: {type(exc).__name__}: {exc}")
         return self._classify(response)
+
+    async def _send(self, request: OutboundRequest) -> httpx.Response:
+        return await self._http().request(
+            request.method,
+            self._url(request.path),
+            content=request.content,
+            headers=self._headers(request.headers),
+        )
+
+    async def _deliver_in_steps(
+        self, adapter: FhirTransactionAdapter, export: ScreeningExport
+    ) -> _Outcome:
+        async def send(bundle: Mapping[str, Any]) -> httpx.Response:
+            return await self._send(adapter.request_for(bundle))
+
+        try:
+            result = await deliver_in_steps(
+                adapter.bundle(export),
+                send,
+                adapter.accepted,
+                step_size=self.step_size,
+                concurrency=self.concurrency,
+                first_phase=self._first_phase if self.concurrency > 1 else None,
+            )
+        except UnexpectedResponse as exc:
+            return self._down(f"unexpected answer: {exc}")
+        if result.failed is not None:
+            return self._classify(result.failed)
+        self._failures = 0
+        return _Outcome("sent", status=200, detail=result.summary())
 
     def _classify(self, response: httpx.Response) -> _Outcome:
         status = response.status_code

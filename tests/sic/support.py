@@ -1,5 +1,9 @@
-"""Shared by the SIC tests: a real FHIR server (sekmet-fhir 0.1.1) on 127.0.0.1 with a
-temporary database, a store, and helpers that count what the server holds."""
+"""Shared by the SIC tests: real FHIR servers on 127.0.0.1 (sekmet-fhir 0.1.1 with a
+temporary SQLite database, and Medplum's FHIR router in memory), a store, and helpers
+that count what a server holds.
+
+``fhir_server`` is parametrized over both servers, so every test that takes it runs
+against each."""
 
 from __future__ import annotations
 
@@ -17,11 +21,13 @@ import httpx
 import pytest
 
 from cart.sic import FhirTransactionAdapter, GatewayIdentity, RetryPolicy, SicWorker
-from cart.sic.codes import CURP_SYSTEM, URI_SYSTEM
-from cart.sic.fhir import build_bundle
+from cart.sic.codes import CURP_SYSTEM, RISK_ID_SYSTEM
+from cart.sic.fhir import build_bundle, risk_identifier
 from cart.sic.model import ScreeningExport
 from cart.sic.sample import sample_screening
+from cart.sic.steps import plan_steps
 from cart.store import Store, create_db_engine, migrate
+from tests.fhir_servers import medplum_server as medplum
 from tests.helpers import free_port
 
 SEKMET = Path(sys.executable).with_name("sekmet")
@@ -41,7 +47,10 @@ def next_index() -> int:
 @dataclass
 class FhirServer:
     base_url: str
-    db_path: Path
+    db_path: Path | None
+    name: str = "sekmet"
+    delivery: str = "transaction"
+    """How the cart delivers to it: Medplum refuses our transactions' size, so steps."""
 
     def get(self, path: str, **params: str) -> dict[str, Any]:
         response = httpx.get(f"{self.base_url}/{path}", params=params, timeout=10)
@@ -60,6 +69,17 @@ class FhirServer:
             timeout=10,
         )
 
+    def patient_ids(self, curp: str) -> list[str]:
+        found = self.get("Patient", identifier=f"{CURP_SYSTEM}|{curp}", _count="100")
+        return [e["resource"]["id"] for e in found.get("entry") or []]
+
+    def observations_of(self, curp: str) -> int:
+        """Observations of every Patient with this CURP (Medplum's in-memory repository
+        has no chained ``subject.identifier`` search, so by the Patients' ids)."""
+        return sum(
+            self.total("Observation", subject=f"Patient/{pid}") for pid in self.patient_ids(curp)
+        )
+
     def holdings(
         self, store: Store, screening_id: int, gateway: GatewayIdentity = GATEWAY
     ) -> dict[str, int]:
@@ -71,26 +91,62 @@ class FhirServer:
         assert rows is not None
         assert rows.patient is not None
         curp = rows.patient.curp
-        bundle = build_bundle(ScreeningExport.from_rows(rows), gateway)
-        (risk,) = [e for e in bundle["entry"] if e["resource"]["resourceType"] == "RiskAssessment"]
+        risk = risk_identifier(ScreeningExport.from_rows(rows), gateway)
         return {
             "Patient": self.total("Patient", identifier=f"{CURP_SYSTEM}|{curp}"),
-            "Observation": self.total(
-                "Observation", **{"subject.identifier": f"{CURP_SYSTEM}|{curp}"}
-            ),
-            "RiskAssessment": self.total("RiskAssessment", _tag=f"{URI_SYSTEM}|{risk['fullUrl']}"),
+            "Observation": self.observations_of(curp),
+            "RiskAssessment": self.total("RiskAssessment", _tag=f"{RISK_ID_SYSTEM}|{risk}"),
         }
+
+
+def requests_per_screening(store: Store, screening_id: int, server: FhirServer) -> int:
+    """POSTs one delivery of this screening takes on ``server``."""
+    if server.delivery == "transaction":
+        return 1
+    rows = store.screening_rows(screening_id)
+    assert rows is not None
+    bundle = build_bundle(ScreeningExport.from_rows(rows), GATEWAY)
+    return sum(len(phase) for phase in plan_steps(bundle, 8))
 
 
 def expected_observations(store: Store, screening_id: int) -> int:
     rows = store.screening_rows(screening_id)
     assert rows is not None
     bundle = build_bundle(ScreeningExport.from_rows(rows), GATEWAY)
-    return sum(1 for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation")
+    return sum(
+        1
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "Observation"
+        and e["resource"]["subject"]["reference"] == bundle["entry"][0]["fullUrl"]
+    )  # the patient's: coincident-timestamp Observations are the devices'
+
+
+@pytest.fixture(scope="session", params=["sekmet", "medplum"])
+def fhir_server(request: pytest.FixtureRequest) -> FhirServer:
+    """Each FHIR server in turn: a test that takes this runs once against each."""
+    server: FhirServer = request.getfixturevalue(f"{request.param}_server")
+    return server
 
 
 @pytest.fixture(scope="session")
-def fhir_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FhirServer]:
+def medplum_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FhirServer]:
+    """Medplum's FHIR router (in-memory repository) on a free loopback port."""
+    why = medplum.missing()
+    if why is not None:
+        if os.environ.get("CART_REQUIRE_MEDPLUM") or os.environ.get("CI"):
+            pytest.fail(f"Medplum test server unavailable in CI: {why}")
+        pytest.skip(f"Medplum test server unavailable: {why}")
+    folder = tmp_path_factory.mktemp("medplum")
+    with (folder / "medplum.log").open("wb") as log:
+        proc, base = medplum.start_medplum(log)
+        try:
+            yield FhirServer(base, None, "medplum", "steps")
+        finally:
+            medplum.stop(proc)
+
+
+@pytest.fixture(scope="session")
+def sekmet_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FhirServer]:
     """`sekmet serve` on a free loopback port, its SQLite database in a temporary folder."""
     folder = tmp_path_factory.mktemp("sekmet")
     port = free_port()
@@ -138,7 +194,7 @@ def fhir_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FhirServer
             pytest.fail(f"sekmet did not start: {(folder / 'sekmet.log').read_text()[-2000:]}")
         time.sleep(0.1)
     try:
-        yield FhirServer(base, db_path)
+        yield FhirServer(base, db_path, "sekmet")
     finally:
         proc.terminate()
         try:

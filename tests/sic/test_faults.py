@@ -17,6 +17,7 @@ from tests.sic.support import (
     FhirServer,
     expected_observations,
     make_worker,
+    requests_per_screening,
     screenings,
 )
 
@@ -52,7 +53,7 @@ def _all_once(server: FhirServer, store: Store, sids: list[int]) -> None:
 async def test_server_down_for_n_attempts_then_up(fhir_server: FhirServer, store: Store):
     sids = screenings(store, 2)
     port = free_port()  # nothing listens here yet: connection refused
-    worker = make_worker(store, f"http://127.0.0.1:{port}/fhir")
+    worker = make_worker(store, f"http://127.0.0.1:{port}/fhir", delivery=fhir_server.delivery)
     worker.start()
     try:
         await _until(lambda: _attempts(store, sids[0]) >= 3)
@@ -73,7 +74,7 @@ async def test_5xx_is_retried_with_backoff(fhir_server: FhirServer, store: Store
     sids = screenings(store, 2)
     async with FaultProxy(_upstream(fhir_server)) as proxy:
         proxy.script("503", "503")
-        async with make_worker(store, proxy.base_url) as worker:
+        async with make_worker(store, proxy.base_url, delivery=fhir_server.delivery) as worker:
             report = await worker.sync_pass()
             assert (report.sent, report.retried) == (0, 1)
             assert report.pause is not None
@@ -92,10 +93,14 @@ async def test_5xx_is_retried_with_backoff(fhir_server: FhirServer, store: Store
 
 async def test_a_timeout_is_retried_without_duplicates(fhir_server: FhirServer, store: Store):
     sids = screenings(store, 2)
-    policy = RetryPolicy(backoff_base=0.05, backoff_max=0.2, timeout=0.3, lease=5.0)
-    async with FaultProxy(_upstream(fhir_server), hold=1.0) as proxy:
+    # Medplum's in-memory repository scans every resource for a conditional create: slower
+    timeout = 0.3 if fhir_server.delivery == "transaction" else 3.0
+    policy = RetryPolicy(backoff_base=0.05, backoff_max=0.2, timeout=timeout, lease=5.0)
+    async with FaultProxy(_upstream(fhir_server), hold=timeout + 0.7) as proxy:
         proxy.script("timeout")
-        async with make_worker(store, proxy.base_url, policy=policy) as worker:
+        async with make_worker(
+            store, proxy.base_url, policy=policy, delivery=fhir_server.delivery
+        ) as worker:
             report = await worker.sync_pass()
             assert report.retried == 1
             assert "no answer" in report.errors[0]
@@ -113,7 +118,7 @@ async def test_429_retry_after_is_honoured(fhir_server: FhirServer, store: Store
     sids = screenings(store, 1)
     async with FaultProxy(_upstream(fhir_server)) as proxy:
         proxy.script("429:1")
-        worker = make_worker(store, proxy.base_url)
+        worker = make_worker(store, proxy.base_url, delivery=fhir_server.delivery)
         async with worker:
             report = await worker.sync_pass()
             assert report.pause == 1.0  # exactly what the server asked for, no jitter
@@ -144,7 +149,7 @@ async def test_response_lost_after_commit_resend_does_not_duplicate(
     sids = screenings(store, 1)
     async with FaultProxy(_upstream(fhir_server)) as proxy:
         proxy.script("lost")
-        async with make_worker(store, proxy.base_url) as worker:
+        async with make_worker(store, proxy.base_url, delivery=fhir_server.delivery) as worker:
             lost = await worker.sync_pass()
             assert (lost.sent, lost.retried) == (0, 1)  # the server committed; we don't know
             assert fhir_server.holdings(store, sids[0])["Patient"] == 1
@@ -154,8 +159,11 @@ async def test_response_lost_after_commit_resend_does_not_duplicate(
                     break
                 await asyncio.sleep(0.05)
     assert resend.sent == 1
-    assert resend.created == 0  # every resource was already there
-    assert resend.existing == 15
+    assert resend.created + resend.existing == 15
+    if fhir_server.delivery == "transaction":
+        assert resend.created == 0  # every resource was already there
+    else:  # the first step (Patient, Devices) was committed: at least that is there
+        assert resend.existing >= 5
     _all_once(fhir_server, store, sids)
 
 
@@ -178,7 +186,7 @@ async def test_poison_bundle_is_parked_and_the_rest_delivered(
     orphan = store.add_screening(Screening()).id  # no patient: cannot even be mapped
     assert orphan is not None
     store.complete(orphan, {})
-    async with make_worker(store, fhir_server.base_url) as worker:
+    async with make_worker(store, fhir_server.base_url, delivery=fhir_server.delivery) as worker:
         report = await worker.sync_pass()
     assert (report.sent, report.rejected, report.pause) == (2, 2, None)
     status = store.sync_status()
@@ -187,7 +195,7 @@ async def test_poison_bundle_is_parked_and_the_rest_delivered(
     poison = by_screening[sids[1]]
     assert poison["status_code"] == 412
     assert poison["outcome"]["resourceType"] == "OperationOutcome"
-    assert "matched 2" in poison["message"]
+    assert "matched 2" in poison["message"] or "Multiple resources" in poison["message"]
     assert by_screening[orphan]["message"].startswith("not sent: ")
     _all_once(fhir_server, store, [sids[0], sids[2]])
     # the data fixed on the server side, the parked entry can be sent again by hand
@@ -198,7 +206,9 @@ async def test_misconfigured_endpoint_is_not_parked(fhir_server: FhirServer, sto
     caplog.set_level(logging.INFO)
     screenings(store, 2)
     wrong = fhir_server.base_url.removesuffix("/fhir") + "/not-fhir"
-    async with make_worker(store, wrong, token="tok-123456") as worker:
+    async with make_worker(
+        store, wrong, token="tok-123456", delivery=fhir_server.delivery
+    ) as worker:
         report = await worker.sync_pass()
     assert report.pause is not None
     assert report.rejected == 0
@@ -214,10 +224,12 @@ async def test_pages_keep_memory_bounded_and_order_oldest_first(
     sids = screenings(store, 5)
     async with FaultProxy(_upstream(fhir_server)) as proxy:
         policy = RetryPolicy(backoff_base=0.05, backoff_max=0.2, timeout=5, page_size=2)
-        async with make_worker(store, proxy.base_url, policy=policy) as worker:
+        async with make_worker(
+            store, proxy.base_url, policy=policy, delivery=fhir_server.delivery
+        ) as worker:
             report = await worker.sync_pass()
     assert report.sent == 5
     sent = [store.outbox_entry(s) for s in sids]
     times = [e.sent_at for e in sent if e is not None]
     assert times == sorted(times)
-    assert len(proxy.posts()) == 5
+    assert len(proxy.posts()) == sum(requests_per_screening(store, s, fhir_server) for s in sids)

@@ -24,7 +24,7 @@ from tests.sic.support import (
 
 async def test_sending_twice_leaves_one_patient_and_one_set(fhir_server: FhirServer, store: Store):
     sids = screenings(store, 3)
-    async with make_worker(store, fhir_server.base_url) as worker:
+    async with make_worker(store, fhir_server.base_url, delivery=fhir_server.delivery) as worker:
         first = await worker.sync_pass()
         assert (first.sent, first.rejected, first.pause) == (3, 0, None)
         assert first.created > 0
@@ -50,13 +50,13 @@ async def test_search_by_curp_returns_the_patient_and_observations(
     index = next_index()
     sid = sample_screening(store, index)
     curp = sample_curp(index)[0]
-    async with make_worker(store, fhir_server.base_url) as worker:
+    async with make_worker(store, fhir_server.base_url, delivery=fhir_server.delivery) as worker:
         assert (await worker.sync_pass()).sent == 1
     patients = fhir_server.get("Patient", identifier=f"{CURP_SYSTEM}|{curp}")
     assert patients["total"] == 1
     patient = patients["entry"][0]["resource"]
     assert patient["birthDate"] == sample_curp(index)[1].isoformat()
-    observations = fhir_server.get("Observation", **{"subject.identifier": f"{CURP_SYSTEM}|{curp}"})
+    observations = fhir_server.get("Observation", subject=f"Patient/{patient['id']}")
     assert observations["total"] == expected_observations(store, sid)
     codes = {
         c["code"]

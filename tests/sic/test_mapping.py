@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
@@ -13,8 +14,8 @@ from fhirpathpy import evaluate as _evaluate
 from fhirpathpy.models import models
 
 from cart.sic import FhirTransactionAdapter, MappingError, build_bundle
-from cart.sic.codes import CURP_SYSTEM, LOINC, MDC, UCUM
-from cart.sic.model import ExportMeasurement, ExportPatient, ScreeningExport
+from cart.sic.codes import LOINC, MDC, OBS_ID_SYSTEM, UCUM
+from cart.sic.model import ExportMeasurement, ExportPatient, GatewayIdentity, ScreeningExport
 from cart.sic.sample import CLASSIFICATION, sample_screening
 from cart.store import Store
 from tests.sic.support import GATEWAY, next_index
@@ -54,21 +55,26 @@ def edge_screening() -> ScreeningExport:
             _m(3, "bmi", 27.9, "kg/m2"),
             _m(4, "systolic_pressure", 151, "mm[Hg]", reading_id=bp, device_id="bp",
                device=cuff, flags=("body_movement", "cuff_fit_loose"),
-               measured_at=datetime(2026, 11, 23, 9, 1, tzinfo=CDMX)),
+               measured_at=datetime(2026, 11, 23, 9, 1, tzinfo=CDMX),
+               device_time=datetime(2026, 11, 23, 9, 1)),
             _m(5, "diastolic_pressure", 95, "mm[Hg]", reading_id=bp, device_id="bp",
                device=cuff, flags=("body_movement", "cuff_fit_loose"),
-               measured_at=datetime(2026, 11, 23, 9, 1, tzinfo=CDMX)),
+               measured_at=datetime(2026, 11, 23, 9, 1, tzinfo=CDMX),
+               device_time=datetime(2026, 11, 23, 9, 1)),
             _m(6, "pulse_rate", None, "/min", reading_id=bp, device_id="bp", device=cuff,
-               special="nan", measured_at=datetime(2026, 11, 23, 9, 1, tzinfo=CDMX)),
+               special="nan", measured_at=datetime(2026, 11, 23, 9, 1, tzinfo=CDMX),
+               device_time=datetime(2026, 11, 23, 9, 1)),
             _m(7, "cuff_pressure", 180, "mm[Hg]", device_id="bp"),
             _m(8, "glucose", None, "mg/dL", loinc="2339-0", special="+inf",
                flags=("above_range",), device_id="glucometro",
                device={"manufacturer": "LifeScan", "model": "Ultra 2", "serial_number": "X1"},
-               measured_at=datetime(2026, 11, 23, 8, 55), context={"meal": "casual"}),
+               measured_at=datetime(2026, 11, 23, 8, 55, tzinfo=CDMX),
+               device_time=datetime(2026, 11, 23, 8, 55), context={"meal": "casual"}),
             _m(9, "glucose", 98, "mg/dL", loinc="41653-7", flags=("control_solution",),
                device_id="glucometro",
                device={"manufacturer": "LifeScan", "model": "Ultra 2", "serial_number": "X1"},
-               measured_at=datetime(2026, 11, 23, 8, 50)),
+               measured_at=datetime(2026, 11, 23, 8, 50, tzinfo=CDMX),
+               device_time=datetime(2026, 11, 23, 8, 50)),
             _m(10, "hba1c", 6.1, "%", manual_entry=True, flags=("manual_entry",)),
             _m(11, "body_fat", 31.5, "%", device_id="bascula", protocol="tanita.line"),
         ),
@@ -134,19 +140,32 @@ def test_fhirpath_every_observation_has_loinc_and_ucum(bundles):
         assert evaluate(bundle, "Bundle.entry.resource.ofType(Observation).subject.reference")
 
 
+def _strings(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        return [x for k, v in node.items() if k != "reference" for x in _strings(v)]
+    if isinstance(node, list):
+        return [x for v in node for x in _strings(v)]
+    return [node] if isinstance(node, str) else []
+
+
 def test_every_entry_is_a_conditional_create_and_references_resolve(bundles):
     for bundle in bundles:
         full_urls = {e["fullUrl"] for e in bundle["entry"]}
         assert len(full_urls) == len(bundle["entry"])
         for entry in bundle["entry"]:
             request = entry["request"]
+            resource = entry["resource"]
             assert request["method"] == "POST"
-            assert request["url"] == entry["resource"]["resourceType"]
-            assert request["ifNoneExist"]
-            assert (
-                entry["fullUrl"] in request["ifNoneExist"]
-                or "identifier=" + CURP_SYSTEM in (request["ifNoneExist"])
+            assert request["url"] == resource["resourceType"]
+            (identifier,) = resource["identifier"]
+            search = "_tag" if resource["resourceType"] == "RiskAssessment" else "identifier"
+            assert request["ifNoneExist"] == (
+                f"{search}={identifier['system']}|{identifier['value']}"
             )
+            # a server may rewrite any string equal to a fullUrl (R4 transaction rules):
+            # only references may carry one, never an identifier or a tag
+            assert not full_urls & set(_strings(resource))
+            assert not identifier["value"].startswith("urn:uuid:")
         references = evaluate(bundle, "Bundle.entry.resource.descendants().reference")
         assert references
         assert set(references) <= full_urls
@@ -190,7 +209,7 @@ def test_blood_pressure_is_a_panel_with_components_and_pulse_is_separate(bundles
     )
     assert [p["valueQuantity"]["code"] for p in pulses] == ["/min", "/min"]
     # the second reading flagged an irregular pulse: it is an interpretation on both
-    assert evaluate(pulses[1], "interpretation.coding.code") == ["irregular_pulse"]
+    assert evaluate(pulses[1], "interpretation.coding.code") == ["questionable", "irregular_pulse"]
     edge_panel = evaluate(
         bundles[1],
         "Bundle.entry.resource.ofType(Observation).where(code.coding.code contains '85354-9')",
@@ -263,7 +282,7 @@ def test_risk_assessment_basis_points_at_the_observations(bundles):
             e["fullUrl"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation"
         ]
         assert [b["reference"] for b in risk["basis"]] == observation_urls
-        assert risk["meta"]["tag"][0]["code"] == bundle["entry"][-1]["fullUrl"]
+        assert risk["meta"]["tag"][0]["code"] == risk["identifier"][0]["value"]
         assert bundle["entry"][-1]["request"]["ifNoneExist"].startswith("_tag=")
     (risk,) = _resources(bundles[1], "RiskAssessment")
     outcomes = evaluate(risk, "prediction.outcome.coding.code")
@@ -276,12 +295,80 @@ def test_risk_assessment_basis_points_at_the_observations(bundles):
     assert any("urgent" in n["text"] for n in risk["note"])
 
 
-def test_rendering_is_deterministic():
+def _identifiers(bundle: dict[str, Any]) -> list[str]:
+    return [e["resource"]["identifier"][0]["value"] for e in bundle["entry"]]
+
+
+def test_identifiers_are_stable_and_full_urls_fresh_on_every_send():
     adapter = FhirTransactionAdapter(GATEWAY)
-    first = adapter.render(edge_screening())
-    second = adapter.render(edge_screening())
-    assert first.content == second.content
-    assert json.loads(first.content)["type"] == "transaction"
+    first = json.loads(adapter.render(edge_screening()).content)
+    second = json.loads(adapter.render(edge_screening()).content)
+    assert first["type"] == "transaction"
+    assert _identifiers(first) == _identifiers(second)
+    assert len(set(_identifiers(first))) == len(first["entry"])
+    urls = [e["fullUrl"] for e in first["entry"]]
+    again = [e["fullUrl"] for e in second["entry"]]
+    assert not set(urls) & set(again)
+    # apart from the fullUrls (and the references to them) the two sends are the same
+    mapping = dict(zip(urls, again, strict=True))
+    text = json.dumps(first)
+    for old, new in mapping.items():
+        text = text.replace(old, new)
+    assert json.loads(text) == second
+
+
+def test_observation_identifier_follows_the_phd_scheme():
+    """Device identity, cart, patient key, device timestamp, type code: dash-joined."""
+    bundle = build_bundle(edge_screening(), GATEWAY)
+    (glucose,) = [
+        e["resource"]
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "Observation"
+        and e["resource"]["code"]["coding"][0]["code"] == "41653-7"
+    ]
+    (identifier,) = glucose["identifier"]
+    assert identifier["system"] == OBS_ID_SYSTEM
+    value = identifier["value"]
+    assert value.startswith("LifeScan.Ultra_2.X1-cart.test_gateway_0001-")
+    assert value.endswith("-20261123T085000-41653-7")
+    assert "SABC560626MDFLRN01" not in value  # the CURP stays out of search URLs
+    other = GatewayIdentity(system_id="another-cart")
+    (risk_here,) = _resources(bundle, "RiskAssessment")
+    (risk_there,) = _resources(build_bundle(edge_screening(), other), "RiskAssessment")
+    assert risk_here["identifier"] != risk_there["identifier"]  # two carts never collide
+
+
+def test_effective_times_carry_the_cart_zone_offset():
+    bundle = build_bundle(edge_screening(), GATEWAY, zone=ZoneInfo("America/Mexico_City"))
+    times = evaluate(bundle, "Bundle.entry.resource.ofType(Observation).effective")
+    assert times
+    assert all(str(t).endswith("-06:00") for t in times)
+    (glucose,) = [t for t in times if str(t).startswith("2026-11-23T08:50")]
+    assert glucose == "2026-11-23T08:50:00-06:00"
+    # the same instant in Tijuana's zone (PST in November): -08:00, 06:50 there
+    west = build_bundle(edge_screening(), GATEWAY, zone=ZoneInfo("America/Tijuana"))
+    assert "2026-11-23T06:50:00-08:00" in evaluate(
+        west, "Bundle.entry.resource.ofType(Observation).effective"
+    )
+
+
+def test_a_hand_entered_bp_is_one_panel_with_both_components():
+    rows = (
+        _m(1, "systolic_pressure", 132, "mm[Hg]", manual_entry=True, flags=("manual_entry",)),
+        _m(2, "diastolic_pressure", 86, "mm[Hg]", manual_entry=True, flags=("manual_entry",)),
+        _m(3, "systolic_pressure", 130, "mm[Hg]", manual_entry=True, flags=("manual_entry",)),
+    )
+    export = ScreeningExport(5, T0, edge_screening().patient, rows, None, "nom")
+    bundle = build_bundle(export, GATEWAY)
+    observations = _resources(bundle, "Observation")
+    panels = [o for o in observations if o["code"]["coding"][0]["code"] == "85354-9"]
+    assert len(panels) == 1
+    assert [c["code"]["coding"][0]["code"] for c in panels[0]["component"]] == [
+        "8480-6",
+        "8462-4",
+    ]
+    # the third value has no diastolic partner: a systolic Observation of its own
+    assert [o["code"]["coding"][0]["code"] for o in observations] == ["85354-9", "8480-6"]
 
 
 def test_a_memory_replay_maps_to_the_same_observation():
@@ -296,8 +383,8 @@ def test_a_memory_replay_maps_to_the_same_observation():
         ruleset="nom",
     )
     two = build_bundle(replay, GATEWAY)
-    glucose = [e["fullUrl"] for e in two["entry"] if e["resource"]["resourceType"] == "Observation"]
-    assert glucose[0] in {e["fullUrl"] for e in one["entry"]}
+    (glucose,) = _resources(two, "Observation")
+    assert glucose["identifier"][0]["value"] in _identifiers(one)
 
 
 def test_a_screening_without_patient_cannot_be_mapped():
@@ -349,3 +436,100 @@ def test_the_bp_average_is_marked_and_derived_from_the_readings():
         "Bundle.entry.resource.ofType(Observation).where(code.coding.code contains '8867-4')",
     )
     assert len(pulses[2]["derivedFrom"]) == 2
+
+
+def test_phd_category_device_status_and_gateway_model(bundles):
+    edge = bundles[1]
+    observations = _resources(edge, "Observation")
+    for obs in observations:
+        phd = [c for cat in obs["category"] for c in cat["coding"] if c["code"] == "phd"]
+        # the PHD slice marks what a device measured, not what was typed or computed
+        assert bool(phd) == ("device" in obs), obs["code"]["text"]
+        for interpretation in obs.get("interpretation", []):
+            systems = [c["system"] for c in interpretation["coding"]]
+            assert systems[0] == "http://hl7.org/fhir/uv/pocd/CodeSystem/measurement-status"
+    gateway = _resources(edge, "Device")[0]
+    assert gateway["manufacturer"] == "mido-cart"
+    assert gateway["modelNumber"]
+
+
+def test_bmi_is_derived_from_weight_and_height_when_no_device_reports_one():
+    rows = (
+        _m(1, "body_weight", 80.0, "kg", device_id="bascula", protocol="and.weighing"),
+        _m(2, "body_height", 170.0, "cm", device_id="estadimetro", protocol="modbus.rtu"),
+    )
+    export = ScreeningExport(6, T0, edge_screening().patient, rows, None, "nom")
+    bundle = build_bundle(export, GATEWAY)
+    observations = _resources(bundle, "Observation")
+    assert [o["code"]["coding"][0]["code"] for o in observations] == [
+        "29463-7",
+        "8302-2",
+        "39156-5",
+    ]
+    bmi = observations[2]
+    assert bmi["valueQuantity"]["value"] == 27.7  # 80 / 1.70 ** 2
+    assert bmi["method"]["coding"][0]["code"] == "calculated"
+    assert "device" not in bmi
+    urls = [e["fullUrl"] for e in bundle["entry"] if e["resource"] in observations[:2]]
+    assert [d["reference"] for d in bmi["derivedFrom"]] == urls
+    again = build_bundle(export, GATEWAY)
+    assert _identifiers(again) == _identifiers(bundle)  # stable like any other
+    # the edge screening has a BMI row: no second one is added
+    edge = _resources(build_bundle(edge_screening(), GATEWAY), "Observation")
+    assert [o["code"]["coding"][0]["code"] for o in edge].count("39156-5") == 1
+
+
+def test_urgent_results_are_coded_critical():
+    rows = (
+        _m(1, "systolic_pressure", 186, "mm[Hg]", manual_entry=True, flags=("manual_entry",)),
+        _m(2, "diastolic_pressure", 104, "mm[Hg]", manual_entry=True, flags=("manual_entry",)),
+        _m(3, "glucose", 62, "mg/dL", loinc="41653-7", manual_entry=True),
+        _m(4, "glucose", 310, "mg/dL", loinc="41653-7", manual_entry=True),
+        _m(5, "glucose", 120, "mg/dL", loinc="41653-7", manual_entry=True),
+    )
+    export = ScreeningExport(8, T0, edge_screening().patient, rows, None, "nom")
+    observations = _resources(build_bundle(export, GATEWAY), "Observation")
+    codes = [
+        evaluate(o, "interpretation.coding.where(system = 'http://terminology.hl7.org/"
+                 "CodeSystem/v3-ObservationInterpretation').code")
+        for o in observations
+    ]  # fmt: skip
+    assert codes == [["HH"], ["LL"], ["HH"], []]  # panel 186/104, 62, 310, 120 mg/dL
+
+
+def test_the_glucose_meal_context_is_coded(bundles):
+    glucose = [
+        o
+        for o in _resources(bundles[0], "Observation")
+        if o["code"]["coding"][0]["code"] == "41653-7"
+    ]
+    (meal,) = glucose[0]["component"]
+    assert meal["valueCodeableConcept"]["text"] == "fasting"
+    assert meal["valueCodeableConcept"]["coding"][0] == {
+        "system": "http://terminology.hl7.org/CodeSystem/v2-0916",
+        "code": "F",
+        "display": "Patient was fasting prior to the procedure.",
+    }
+
+
+def test_a_mapped_device_clock_gets_a_coincident_timestamp_observation():
+    """PHD IG: the device's clock beside the cart's, and the readings derived from it."""
+    meter = {"manufacturer": "LifeScan", "model": "Ultra 2", "serial_number": "X1"}
+    rows = (
+        _m(1, "glucose", 98, "mg/dL", loinc="41653-7", device_id="glucometro", device=meter,
+           measured_at=datetime(2026, 11, 23, 8, 50, tzinfo=CDMX),
+           device_time=datetime(2026, 11, 23, 8, 52), clock_offset_s=120.0),
+    )  # fmt: skip
+    export = ScreeningExport(9, T0, edge_screening().patient, rows, None, "nom")
+    bundle = build_bundle(export, GATEWAY, zone=ZoneInfo("America/Mexico_City"))
+    coincident, glucose = _resources(bundle, "Observation")
+    assert coincident["code"]["coding"][0]["code"] == "67975"
+    (device,) = [e for e in bundle["entry"] if e["resource"]["resourceType"] == "Device"][1:]
+    assert coincident["subject"]["reference"] == device["fullUrl"]
+    # received at 15:00:01 UTC = 09:00:01 in CDMX; the meter's clock two minutes ahead
+    assert coincident["effectiveDateTime"] == "2026-11-23T09:00:01-06:00"
+    assert coincident["valueDateTime"] == "2026-11-23T09:02:01-06:00"
+    url = next(e["fullUrl"] for e in bundle["entry"] if e["resource"] is coincident)
+    assert glucose["derivedFrom"] == [{"reference": url}]
+    (risk,) = _resources(bundle, "RiskAssessment")
+    assert url not in [b["reference"] for b in risk["basis"]]

@@ -1,0 +1,154 @@
+"""Deliver one screening's Bundle in steps when a server will not take it whole.
+
+Some servers cap transactions (Medplum refuses more than 8 entries once any is a
+conditional create). Then the Bundle is cut along its references: first what points at
+nothing (Patient, Devices), then what points only at those (the Observations, with the
+ids the server returned in place of the ``urn:uuid`` references), then the rest
+(averages pointing at single readings, the RiskAssessment). Each step is a transaction
+of at most ``step_size`` conditional creates, so a resend of any step (after a crash or
+a lost answer) finds what is already there: exactly once, step by step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from cart.sic.adapter import UnexpectedResponse
+
+__all__ = ["StepResult", "deliver_in_steps", "plan_steps", "refuses_size"]
+
+Entry = dict[str, Any]
+Send = Callable[[Mapping[str, Any]], Awaitable[httpx.Response]]
+
+_SIZE_WORDS = re.compile(r"too (many|large|big)|exceed|maximum (number|size)|entries", re.I)
+
+
+def refuses_size(status: int, body: bytes) -> bool:
+    """The server said the transaction is too big (not that the data is wrong)."""
+    if status == 413:
+        return True
+    if status not in (400, 422):
+        return False
+    return bool(_SIZE_WORDS.search(body[:4000].decode("utf-8", "replace")))
+
+
+def _references(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        out = set().union(*(_references(v) for v in node.values())) if node else set()
+        ref = node.get("reference")
+        if isinstance(ref, str):
+            out.add(ref)
+        return out
+    if isinstance(node, list):
+        return set().union(*(_references(v) for v in node)) if node else set()
+    return set()
+
+
+def plan_steps(bundle: Mapping[str, Any], step_size: int) -> list[list[list[Entry]]]:
+    """Phases (each after the ones it references), each cut into chunks of ``step_size``."""
+    entries: list[Entry] = list(bundle.get("entry") or [])
+    urls = {e["fullUrl"] for e in entries}
+    needs = {e["fullUrl"]: _references(e["resource"]) & urls for e in entries}
+    done: set[str] = set()
+    phases: list[list[list[Entry]]] = []
+    left = entries
+    while left:
+        ready = [e for e in left if needs[e["fullUrl"]] <= done]
+        if not ready:  # a cycle: cannot happen with our Bundles, but never loop forever
+            raise ValueError("the Bundle's references form a cycle")
+        phases.append([ready[i : i + step_size] for i in range(0, len(ready), step_size)])
+        done |= {e["fullUrl"] for e in ready}
+        left = [e for e in left if e["fullUrl"] not in done]
+    return phases
+
+
+def _resolve(node: Any, ids: Mapping[str, str]) -> Any:
+    if isinstance(node, dict):
+        out = {k: _resolve(v, ids) for k, v in node.items()}
+        ref = out.get("reference")
+        if isinstance(ref, str) and ref in ids:
+            out["reference"] = ids[ref]
+        return out
+    if isinstance(node, list):
+        return [_resolve(v, ids) for v in node]
+    return node
+
+
+@dataclass
+class StepResult:
+    created: int = 0
+    existing: int = 0
+    locations: list[str] = field(default_factory=list)
+    requests: int = 0
+    failed: httpx.Response | None = None
+    """The first answer that was not a 2xx: the worker classifies it like a whole Bundle's."""
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "created": self.created,
+            "existing": self.existing,
+            "locations": self.locations,
+            "steps": self.requests,
+        }
+
+
+async def deliver_in_steps(
+    bundle: Mapping[str, Any],
+    send: Send,
+    accepted: Callable[[int, bytes], dict[str, Any]],
+    *,
+    step_size: int = 8,
+    concurrency: int = 1,
+    first_phase: asyncio.Lock | None = None,
+) -> StepResult:
+    """Post the phases in order; the chunks of one phase may go ``concurrency`` at a time.
+
+    ``accepted`` is the adapter's check of a 2xx answer (it raises on a non-FHIR one).
+    ``first_phase``: held while the first phase (Patient, Devices) goes, when several
+    screenings are delivered at once. They share resources (the gateway Device, a
+    patient screened twice), and FHIR does not require a server to serialize two
+    concurrent conditional creates of the same resource: one that does not creates both,
+    and every later conditional create of it fails with 412.
+    """
+    result = StepResult()
+    ids: dict[str, str] = {}
+    gate = asyncio.Semaphore(max(1, concurrency))
+
+    async def post(chunk: Sequence[Entry]) -> tuple[Sequence[Entry], httpx.Response]:
+        body = {
+            "resourceType": "Bundle",
+            "type": "transaction",
+            "entry": [{**e, "resource": _resolve(e["resource"], ids)} for e in chunk],
+        }
+        async with gate:
+            return chunk, await send(body)
+
+    for number, phase in enumerate(plan_steps(bundle, step_size)):
+        if number == 0 and first_phase is not None:
+            async with first_phase:
+                answers = await asyncio.gather(*(post(chunk) for chunk in phase))
+        else:
+            answers = await asyncio.gather(*(post(chunk) for chunk in phase))
+        result.requests += len(answers)
+        for chunk, response in answers:
+            if not 200 <= response.status_code < 300:
+                result.failed = result.failed or response
+                continue
+            summary = accepted(response.status_code, response.content)
+            result.created += int(summary["created"])
+            result.existing += int(summary["existing"])
+            locations = list(summary["locations"])
+            result.locations += locations
+            if len(locations) != len(chunk):
+                raise UnexpectedResponse("a transaction-response without one location per entry")
+            for entry, location in zip(chunk, locations, strict=True):
+                ids[entry["fullUrl"]] = location
+        if result.failed is not None:
+            return result
+    return result
