@@ -10,6 +10,7 @@ deterministic identifier, so a resend gets ``200`` and the existing resources::
                      BP as panel 85354-9 with systolic/diastolic/mean components,
                      pulse a separate 8867-4; specials -> dataAbsentReason; device flags
                      -> interpretation; manual entries -> method, no device
+    Practitioner     each nurse who measured, typed or completed (cédula profesional)
     Condition        each diagnosis the person already had (SNOMED CT + ICD-10), active
     RiskAssessment   the MIDO classification, basis -> the Observations and Conditions
 
@@ -131,6 +132,7 @@ class _Builder:
         self.refs_by_kind: dict[str, str] = {}
         self.singles: dict[str, list[str]] = {}
         self.condition_refs: list[str] = []
+        self.practitioner_refs: dict[int, str] = {}
 
     # ------------------------------------------------------------------ entries
 
@@ -285,6 +287,9 @@ class _Builder:
                 {"url": C.GATEWAY_EXTENSION, "valueReference": {"reference": self.gateway_ref}}
             ],
         }
+        performer = self.performer_of(rows)
+        if performer:
+            obs["performer"] = performer
         flags = sorted({f for r in rows for f in r.flags})
         device = self.device_for(first)
         if device is not None:
@@ -381,6 +386,42 @@ class _Builder:
         else:
             self.singles.setdefault(loinc, []).append(identifier)
 
+    # ------------------------------------------------------------------ who measured
+
+    def add_practitioners(self) -> None:
+        """The nurses the readings and the completion name (NOM-004: who made the record)."""
+        for p in self.export.practitioners:
+            if p.licence:
+                system, value = C.CEDULA_SYSTEM, _clean(p.licence)
+                identifier = {
+                    "use": "official",
+                    "type": {
+                        "coding": [_coding(C.V2_0203, "LN", "License number")],
+                        "text": "Cédula profesional",
+                    },
+                    "system": system,
+                    "value": value,
+                }
+            else:
+                system = C.CART_USER_ID_SYSTEM
+                value = f"{gateway_identifier(self.gateway)}-u{p.user_id}"
+                identifier = {"use": "secondary", "system": system, "value": value}
+            ref = _urn("practitioner", system, value)
+            resource: Resource = {
+                "resourceType": "Practitioner",
+                "identifier": [identifier],
+                "active": True,
+                "name": [{"text": p.display_name}],
+            }
+            self._add(ref, resource, f"identifier={system}|{value}")
+            self.practitioner_refs[p.user_id] = ref
+
+    def performer_of(self, rows: Sequence[ExportMeasurement]) -> list[Resource]:
+        """The nurse who took or typed these readings, when the cart knows her."""
+        users = [r.recorded_by for r in rows if r.recorded_by is not None]
+        ref = self.practitioner_refs.get(users[0]) if users else None
+        return [{"reference": ref}] if ref else []
+
     # ------------------------------------------------------------------ known diagnoses
 
     def add_conditions(self) -> None:
@@ -463,6 +504,7 @@ class _Builder:
     def build(self) -> Resource:
         self.add_patient()
         self.add_gateway()
+        self.add_practitioners()
         rows = sorted(self.export.measurements, key=lambda r: r.id)
         panels: dict[str, list[ExportMeasurement]] = {}
         order: list[tuple[str, ExportMeasurement | str]] = []

@@ -81,6 +81,18 @@ class ExportMeasurement:
     context: Mapping[str, str] = field(default_factory=dict)
     original_value: float | None = None
     original_unit: str | None = None
+    recorded_by: int | None = None
+    """The cart user who took (started the run) or typed the reading."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExportPractitioner:
+    """A cart user named by the screening: the nurse who measured or completed it."""
+
+    user_id: int
+    display_name: str
+    licence: str | None = None
+    """Cédula profesional, when the administrator recorded it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +106,9 @@ class ScreeningExport:
     glucose_context: str | None = None
     known_diagnoses: tuple[str, ...] = ()
     """Diagnoses the person already had (sent as Condition resources)."""
+    practitioners: tuple[ExportPractitioner, ...] = ()
+    """Every cart user the readings or the completion name."""
+    completed_by: int | None = None
 
     @classmethod
     def from_rows(cls, rows: ScreeningRows) -> ScreeningExport:
@@ -121,6 +136,11 @@ class ScreeningExport:
             ruleset=s.ruleset,
             glucose_context=s.glucose_context,
             known_diagnoses=tuple(sorted(s.known_diagnoses or ())),
+            practitioners=tuple(
+                ExportPractitioner(uid, u.display_name, u.licence)
+                for uid, u in sorted(rows.users.items())
+            ),
+            completed_by=s.completed_by,
         )
 
 
@@ -147,6 +167,7 @@ def _measurement(r: MeasurementRecord) -> ExportMeasurement:
         context=dict(r.context),
         original_value=r.original_value,
         original_unit=r.original_unit,
+        recorded_by=r.recorded_by,
     )
 
 

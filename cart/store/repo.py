@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -29,6 +29,7 @@ from cart.store.models import (
     Screening,
     ScreeningStatus,
     SeenRecord,
+    User,
     utcnow,
 )
 
@@ -95,6 +96,8 @@ class ScreeningRows:
     screening: Screening
     patient: Patient | None
     measurements: list[MeasurementRecord]
+    users: dict[int, User] = field(default_factory=dict)
+    """The cart users the screening and its readings name (who opened, recorded, completed)."""
 
 
 def escape_like(text: str) -> str:
@@ -671,12 +674,21 @@ class Store:
             if screening is None:
                 return None
             patient = s.get(Patient, screening.patient_id) if screening.patient_id else None
-            rows = s.exec(
-                select(MeasurementRecord)
-                .where(MeasurementRecord.screening_id == screening_id)
-                .order_by(col(MeasurementRecord.id))
+            rows = list(
+                s.exec(
+                    select(MeasurementRecord)
+                    .where(MeasurementRecord.screening_id == screening_id)
+                    .order_by(col(MeasurementRecord.id))
+                )
             )
-            return ScreeningRows(screening, patient, list(rows))
+            ids = {screening.opened_by, screening.completed_by, *(r.recorded_by for r in rows)}
+            named = {i for i in ids if i is not None}
+            users = (
+                {u.id: u for u in s.exec(select(User).where(col(User.id).in_(named))) if u.id}
+                if named
+                else {}
+            )
+            return ScreeningRows(screening, patient, rows, users)
 
     # ------------------------------------------------------------------ outbox
 
