@@ -36,8 +36,9 @@ GENESIS: Final = "0" * 64
 _APPEND_ATTEMPTS: Final = 20
 
 
-def event_hash(row: AuditEvent) -> str:
-    payload = {
+def _fields(row: AuditEvent) -> dict[str, Any]:
+    """What an event says (everything but its own hash): hashed, and exported."""
+    return {
         "id": row.id,
         "at": row.at.isoformat(timespec="microseconds"),
         "user_id": row.user_id,
@@ -49,6 +50,10 @@ def event_hash(row: AuditEvent) -> str:
         "detail": row.detail,
         "prev_hash": row.prev_hash,
     }
+
+
+def event_hash(row: AuditEvent) -> str:
+    payload = _fields(row)
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -158,16 +163,4 @@ class AuditLog:
 
 def public(row: AuditEvent) -> dict[str, Any]:
     """An event as JSON (the API and `cart audit export`)."""
-    return {
-        "id": row.id,
-        "at": row.at.isoformat(timespec="microseconds"),
-        "user_id": row.user_id,
-        "username": row.username,
-        "action": row.action,
-        "object_type": row.object_type,
-        "object_id": row.object_id,
-        "outcome": row.outcome,
-        "detail": row.detail,
-        "prev_hash": row.prev_hash,
-        "hash": row.hash,
-    }
+    return {**_fields(row), "hash": row.hash}
