@@ -49,11 +49,13 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any, Final
 
 from cart import wallclock
+from cart.classify.rules import dec
 from cart.classify.tables import URGENT_GLUCOSE_HIGH, URGENT_GLUCOSE_LOW
 from cart.measurement import KIND_INFO, MeasurementKind
 from cart.sic import codes as C
@@ -133,6 +135,7 @@ class _Builder:
         self.singles: dict[str, list[str]] = {}
         self.condition_refs: list[str] = []
         self.practitioner_refs: dict[int, str] = {}
+        self.glucose_high = urgent_glucose_high(export.classification)
 
     # ------------------------------------------------------------------ entries
 
@@ -338,7 +341,7 @@ class _Builder:
         code = _code(loinc, spec.display, spec.mdc)
         obs = self._base_observation(identifier, [m], code, spec.category)
         obs.update(_value(m))
-        _mark_urgent(obs, [m])
+        _mark_urgent(obs, [m], self.glucose_high)
         if m.kind == "glucose" and m.context.get("meal"):
             obs["component"] = [_meal_component(str(m.context["meal"]))]
         if m.kind == "bmi" and m.device_id is None:
@@ -370,7 +373,7 @@ class _Builder:
             component.update(_value(r))
             components.append(component)
         obs["component"] = components
-        _mark_urgent(obs, ordered)
+        _mark_urgent(obs, ordered, self.glucose_high)
         self._link_average(obs, C.BP_PANEL_LOINC, ref, [f for r in ordered for f in r.flags])
         if self._add(ref, obs, f"identifier={C.OBS_ID_SYSTEM}|{identifier}"):
             self.observation_refs.append(ref)
@@ -601,7 +604,24 @@ def _derived_bmi(rows: Sequence[ExportMeasurement]) -> ExportMeasurement | None:
     )
 
 
-def _urgent(rows: Sequence[ExportMeasurement]) -> tuple[str, str] | None:
+def urgent_glucose_high(classification: Mapping[str, Any] | None) -> Decimal:
+    """The high-glucose urgency threshold the stored classification was computed with.
+
+    The deployment may set its own (``CART_URGENT_GLUCOSE_MG_DL``); the classifier keeps
+    it in its output (``ruleset.options``), so the FHIR coding agrees with what the nurse
+    saw.
+    """
+    ruleset = (classification or {}).get("ruleset")
+    options = ruleset.get("options") if isinstance(ruleset, Mapping) else None
+    value = options.get("urgent_glucose_high") if isinstance(options, Mapping) else None
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return dec(value)
+    return URGENT_GLUCOSE_HIGH.value
+
+
+def _urgent(
+    rows: Sequence[ExportMeasurement], glucose_high: Decimal = URGENT_GLUCOSE_HIGH.value
+) -> tuple[str, str] | None:
     """Critical high/low (v3 ObservationInterpretation) where the classifier says urgent."""
     values = {r.kind: r.value for r in rows if r.value is not None}
     sys_, dia = values.get("systolic_pressure"), values.get("diastolic_pressure")
@@ -614,13 +634,17 @@ def _urgent(rows: Sequence[ExportMeasurement]) -> tuple[str, str] | None:
         value = Decimal(str(glucose[0]))
         if URGENT_GLUCOSE_LOW.holds(value):
             return ("LL", "Critical low")
-        if URGENT_GLUCOSE_HIGH.holds(value):
+        if replace(URGENT_GLUCOSE_HIGH, value=glucose_high).holds(value):  # deployment's value
             return ("HH", "Critical high")
     return None
 
 
-def _mark_urgent(obs: Resource, rows: Sequence[ExportMeasurement]) -> None:
-    urgent = _urgent(rows)
+def _mark_urgent(
+    obs: Resource,
+    rows: Sequence[ExportMeasurement],
+    glucose_high: Decimal = URGENT_GLUCOSE_HIGH.value,
+) -> None:
+    urgent = _urgent(rows, glucose_high)
     if urgent is not None:
         coded = {"coding": [_coding(C.OBS_INTERPRETATION, *urgent)], "text": "Urgente"}
         obs["interpretation"] = [coded, *obs.get("interpretation", [])]

@@ -13,6 +13,8 @@ from fhir.resources.R4B.bundle import Bundle
 from fhirpathpy import evaluate as _evaluate
 from fhirpathpy.models import models
 
+from cart.classify import classify
+from cart.classify.model import ClassifyOptions
 from cart.sic import FhirTransactionAdapter, MappingError, build_bundle
 from cart.sic.codes import LOINC, MDC, OBS_ID_SYSTEM, UCUM
 from cart.sic.model import ExportMeasurement, ExportPatient, GatewayIdentity, ScreeningExport
@@ -533,3 +535,31 @@ def test_a_mapped_device_clock_gets_a_coincident_timestamp_observation():
     assert glucose["derivedFrom"] == [{"reference": url}]
     (risk,) = _resources(bundle, "RiskAssessment")
     assert url not in [b["reference"] for b in risk["basis"]]
+
+
+def test_urgent_glucose_follows_the_threshold_the_classification_used():
+    """A deployment that set CART_URGENT_GLUCOSE_MG_DL=300 classified 280 as not urgent;
+    the stored classification says so:
+    the FHIR coding agrees with what the nurse saw, not with the default 250."""
+    rows = (_m(1, "glucose", 280, "mg/dL", loinc="41653-7", manual_entry=True),)
+    patient = edge_screening().patient
+
+    def critical(classification: dict[str, object] | None) -> list[object]:
+        export = ScreeningExport(8, T0, patient, rows, classification, "nom")
+        (obs,) = _resources(build_bundle(export, GATEWAY), "Observation")
+        return evaluate(
+            obs,
+            "interpretation.coding.where(system = 'http://terminology.hl7.org/"
+            "CodeSystem/v3-ObservationInterpretation').code",
+        )
+
+    def classified(threshold: float) -> dict[str, object]:
+        """What the classifier stores, run with the deployment's threshold."""
+        options = ClassifyOptions(urgent_glucose_high=threshold)
+        data = {"age": 50, "sex": "female", "glucose_mg_dl": 280, "glucose_context": "casual"}
+        return classify(data, "nom", options=options).to_json()
+
+    assert critical(None) == ["HH"]  # no classification: the default threshold, 250 mg/dL
+    assert critical(classified(300)) == []
+    assert critical(classified(250)) == ["HH"]
+    assert critical({"ruleset": {"options": {"urgent_glucose_high": "bogus"}}}) == ["HH"]
