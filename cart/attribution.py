@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from cart.drivers.base import ClockCheck, Refusal
+from cart.drivers.base import OTHER_USER_ES, ClockCheck, Refusal
 from cart.measurement import DeviceIdentity, Measurement
 
 __all__ = [
@@ -57,11 +57,6 @@ FUTURE_ES: Final = (
     "La fecha y hora del equipo no coinciden con las del carrito ({when}): la medición no "
     "se asignó al paciente. Ajuste la fecha y hora del equipo, mida de nuevo y presione "
     "Reintentar."
-)
-OTHER_USER_ES: Final = (
-    "La medición es del usuario {theirs} del equipo, no del usuario {ours} configurado en "
-    "el carrito: no se asignó al paciente. Seleccione el usuario {ours} en el equipo, mida "
-    "de nuevo y presione Reintentar."
 )
 OTHER_SCREENING_ES: Final = (
     "La medición guardada en el equipo es del {when}, cuando se atendía a otro paciente: "

@@ -28,22 +28,14 @@ def run(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from pydantic import ValidationError as SettingsError
-
-    from cart.config import load_settings
+    from cart.commands._database import open_database
     from cart.private import write_private
-    from cart.store import create_db_engine, migrate
     from cart.store.audit import AuditLog, public
 
-    overrides = {"database_url": args.database_url} if args.database_url else {}
-    try:
-        settings = load_settings(**overrides)
-    except SettingsError as exc:
-        print(f"cart audit: invalid settings: {exc}", file=sys.stderr)
+    engine = open_database("audit", args.database_url)
+    if engine is None:
         return 2
-    engine = create_db_engine(settings.database_url)
     try:
-        migrate(engine)
         audit = AuditLog(engine)
         if args.action == "verify":
             result = audit.verify(args.expect_head)

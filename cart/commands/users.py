@@ -46,24 +46,16 @@ def _read_pin(from_stdin: bool) -> str:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from pydantic import ValidationError as SettingsError
-
-    from cart.config import load_settings
+    from cart.commands._database import open_database
     from cart.errors import ValidationError
-    from cart.store import create_db_engine, migrate
     from cart.store.accounts import Accounts
     from cart.store.audit import AuditLog
     from cart.users import Role
 
-    overrides = {"database_url": args.database_url} if args.database_url else {}
-    try:
-        settings = load_settings(**overrides)
-    except SettingsError as exc:
-        print(f"cart users: invalid settings: {exc}", file=sys.stderr)
+    engine = open_database("users", args.database_url)
+    if engine is None:
         return 2
-    engine = create_db_engine(settings.database_url)
     try:
-        migrate(engine)
         accounts = Accounts(engine)
         audit = AuditLog(engine)  # changes to who may sign in are audited too
         if args.action == "add":

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 from cart import wallclock
 from cart.devices import Role
@@ -104,7 +104,9 @@ class Refusal:
 RecordCheck = Callable[[Sequence[Measurement], ClockCheck | None], Refusal | None]
 """Given one record's measurements and the clock check, a refusal or None (acceptable)."""
 
-OTHER_USER_ES = (
+#: what the nurse reads when a scale or cuff offers another device user's reading (drivers
+#: refuse those themselves; cart.attribution uses the same words)
+OTHER_USER_ES: Final = (
     "La medición es del usuario {theirs} del equipo, no del usuario {ours} configurado en "
     "el carrito: no se asignó al paciente. Seleccione el usuario {ours} en el equipo, mida "
     "de nuevo y presione Reintentar."

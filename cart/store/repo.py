@@ -16,6 +16,7 @@ from sqlalchemy import case, func, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from cart.attribution import ALREADY_SEEN_ES
 from cart.errors import NotAttributed, ScreeningConflict
 from cart.measurement import DeviceIdentity, Measurement, MeasurementKind, Original, Special
 from cart.store.models import (
@@ -58,10 +59,6 @@ RUN_CLOSED_ES: Final = (
 )
 MEASURING_ES: Final = "Hay una medición en curso: espere a que termine o cancélela"
 NO_SCREENING_ES: Final = "El tamizaje no existe"
-ALREADY_SEEN_ES: Final = (
-    "Esa medición ya se había descargado antes (en otro tamizaje): no se asignó a este "
-    "paciente. Pida al paciente que se mida ahora y presione Reintentar."
-)
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,7 +38,7 @@ from cart.protocols.ble_blood_pressure import (
 )
 from cart.protocols.ble_common import DateTime
 from cart.protocols.ieee11073 import MedFloat, sfloat
-from simulators.ble._peripheral import BlePeripheral
+from simulators.ble._memory import MemoryPeripheral
 from simulators.ble.config import BleFault, BloodPressureConfig, StoredBloodPressure
 
 __all__ = ["BLOOD_PRESSURE_SERVICE", "BloodPressureSimulator"]
@@ -50,21 +50,21 @@ BLOOD_PRESSURE_FEATURE: Final = 0x2A49
 _MMHG_PER_KPA: Final = Decimal("7.50062")
 
 
-class BloodPressureSimulator(BlePeripheral):
+class BloodPressureSimulator(MemoryPeripheral[StoredBloodPressure]):
     """``async with BloodPressureSimulator(link, BloodPressureConfig.fast()) as cuff: ...``"""
 
     def __init__(self, link: LocalLink, config: BloodPressureConfig | None = None) -> None:
         self.config = config or BloodPressureConfig()
         cfg = self.config
-        super().__init__(link, cfg, service_uuids=(BLOOD_PRESSURE_SERVICE,))
-        self._measuring: set[Connection] = set()
-        #: cuff pressures notified (mmHg) and measurement values indicated, for tests
-        self.cuff_pressures: list[float] = []
-        self.sent: list[bytes] = []
-        #: stored readings not yet transferred, with their device-clock time stamps
-        self.memory: list[tuple[datetime, StoredBloodPressure]] = sorted(
-            ((self.clock.now() - r.age, r) for r in cfg.stored), key=lambda item: item[0]
+        super().__init__(
+            link,
+            cfg,
+            cfg.stored,
+            replay_memory=cfg.replay_memory,
+            service_uuids=(BLOOD_PRESSURE_SERVICE,),
         )
+        #: cuff pressures notified (mmHg), for tests
+        self.cuff_pressures: list[float] = []
 
     def build_services(self) -> list[Service]:
         self._measurement = self.indicated(
@@ -131,28 +131,6 @@ class BloodPressureSimulator(BlePeripheral):
         )
 
     # ------------------------------------------------------------------ behaviour
-
-    def _on_subscription(self, connection: Connection, _notify: bool, indicate: bool) -> None:
-        if indicate and connection not in self._measuring:
-            self._measuring.add(connection)
-            self.spawn(self._measure(connection, self.connections_seen), connection=connection)
-
-    def on_disconnected(self, connection: Connection) -> None:
-        self._measuring.discard(connection)
-
-    async def _send_memory(self, connection: Connection, fault: BleFault) -> bool:
-        """Indicate the stored readings, oldest first; False when the link dropped."""
-        for index, (when, record) in enumerate(list(self.memory)):
-            if fault is BleFault.DISCONNECT_MID_TRANSFER and index >= 1:
-                await self.disconnect(connection)
-                return False
-            value = self.measurement_value(record, when)
-            self.sent.append(value)
-            if not await self.indicate(connection, self._measurement, value):
-                return False
-            if not self.config.replay_memory:
-                self.memory.remove((when, record))
-        return True
 
     async def _measure(self, connection: Connection, number: int) -> None:
         cfg = self.config

@@ -33,7 +33,7 @@ from cart.protocols.ble_weight import (
     encode_weight_measurement,
     encode_weight_scale_feature,
 )
-from simulators.ble._peripheral import BlePeripheral
+from simulators.ble._memory import MemoryPeripheral
 from simulators.ble.config import BleFault, StoredWeight, WeightScaleConfig
 
 __all__ = ["WEIGHT_SCALE_SERVICE", "WeightScaleSimulator"]
@@ -45,19 +45,18 @@ _KG_PER_LB: Final = 0.45359237
 _CM_PER_IN: Final = 2.54
 
 
-class WeightScaleSimulator(BlePeripheral):
+class WeightScaleSimulator(MemoryPeripheral[StoredWeight]):
     """``async with WeightScaleSimulator(link, WeightScaleConfig.fast()) as scale: ...``"""
 
     def __init__(self, link: LocalLink, config: WeightScaleConfig | None = None) -> None:
         self.config = config or WeightScaleConfig()
         cfg = self.config
-        super().__init__(link, cfg, service_uuids=(WEIGHT_SCALE_SERVICE,))
-        self._measuring: set[Connection] = set()
-        #: every Weight Measurement value indicated (what a driver should have decoded)
-        self.sent: list[bytes] = []
-        #: stored weights not yet transferred, with their device-clock time stamps
-        self.memory: list[tuple[datetime, StoredWeight]] = sorted(
-            ((self.clock.now() - r.age, r) for r in cfg.stored), key=lambda item: item[0]
+        super().__init__(
+            link,
+            cfg,
+            cfg.stored,
+            replay_memory=cfg.replay_memory,
+            service_uuids=(WEIGHT_SCALE_SERVICE,),
         )
 
     def build_services(self) -> list[Service]:
@@ -108,28 +107,6 @@ class WeightScaleSimulator(BlePeripheral):
                 height=None if height is None else round(height, 3 if not cfg.imperial else 1),
             )
         )
-
-    def _on_subscription(self, connection: Connection, _notify: bool, indicate: bool) -> None:
-        if indicate and connection not in self._measuring:
-            self._measuring.add(connection)
-            self.spawn(self._measure(connection, self.connections_seen), connection=connection)
-
-    def on_disconnected(self, connection: Connection) -> None:
-        self._measuring.discard(connection)
-
-    async def _send_memory(self, connection: Connection, fault: BleFault) -> bool:
-        """Indicate the stored weights, oldest first; False when the link dropped."""
-        for index, (when, record) in enumerate(list(self.memory)):
-            if fault is BleFault.DISCONNECT_MID_TRANSFER and index >= 1:
-                await self.disconnect(connection)
-                return False
-            value = self.measurement_value(record, when)
-            self.sent.append(value)
-            if not await self.indicate(connection, self._measurement, value):
-                return False
-            if not self.config.replay_memory:
-                self.memory.remove((when, record))
-        return True
 
     async def _measure(self, connection: Connection, number: int) -> None:
         cfg = self.config
