@@ -5,6 +5,14 @@ that receives another unit builds the measurement with :meth:`Measurement.create
 which converts and keeps what the device sent in ``original``. IEEE 11073 special
 values and over/under-range markers become ``special`` with ``value=None``: a
 number is never invented.
+
+Precision: ``decimals`` says how many digits after the decimal point the device reported
+(70.0 kg -> 1, 72.50 kg -> 2, 98 mg/dL -> 0). ``value`` stays a float, which cannot tell
+70 from 70.0, so the count travels beside it; FHIR writes the number with exactly those
+digits (a FHIR decimal's precision is significant: FHIR R4 datatypes.html#decimal; the PHD
+IG page "IEEE 11073 FLOATs and SFLOATs" encodes SFLOAT 0xF014 as 2.0 and 0xE0C8 as 2.00).
+None means "not known" (rows stored before precision was kept): consumers then print the
+float as before. See :func:`converted_decimals` for the precision after a unit conversion.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Final
 
@@ -27,6 +36,8 @@ __all__ = [
     "Original",
     "Special",
     "convert",
+    "converted_decimals",
+    "decimals_of",
     "slot_setters",
 ]
 
@@ -63,7 +74,7 @@ class KindInfo:
     loinc: str | None
     """LOINC code of the observation; None for progress-only kinds."""
     decimals: int
-    """Resolution kept after a unit conversion (avoids float noise like 70.50000000001)."""
+    """Most decimals kept after a unit conversion (avoids float noise like 70.50000000001)."""
 
 
 GLUCOSE_LOINC_CAPILLARY: Final = "41653-7"
@@ -132,6 +143,51 @@ def convert(value: float, from_unit: str, to_unit: str) -> float:
     raise ValidationError("unit", f"cannot convert {from_unit!r} to {to_unit!r}")
 
 
+def decimals_of(text: str) -> int:
+    """Digits after the decimal point of a number as written (``"+0070.50"`` -> 2, ``"98"``
+    -> 0): the precision a text protocol or a typed entry reports."""
+    point = text.find(".")
+    if point < 0:
+        return 0
+    end = point + 1
+    while end < len(text) and text[end].isdigit():
+        end += 1
+    return end - point - 1
+
+
+# (from_unit, to_unit) -> position of the factor's leading digit (floor(log10(factor)))
+_FACTOR_MAGNITUDE: Final[dict[tuple[str, str], int]] = {}
+
+
+def _magnitude(src: str, dst: str) -> int:
+    magnitude = _FACTOR_MAGNITUDE.get((src, dst))
+    if magnitude is None:
+        if (src, dst) in _FACTORS:
+            factor = Decimal(repr(_FACTORS[(src, dst)]))
+        else:
+            factor = 1 / Decimal(repr(_FACTORS[(dst, src)]))
+        magnitude = _FACTOR_MAGNITUDE[(src, dst)] = factor.adjusted()
+    return magnitude
+
+
+def converted_decimals(decimals: int, from_unit: str, to_unit: str, most: int) -> int:
+    """The precision of a converted value: one step of the device's last digit, converted,
+    fixes the decimal place (its leading digit), at most ``most`` decimals.
+
+    Examples: 0.1 lb = 0.045 kg -> 2 decimals (155.4 lb -> 70.49 kg); 1 g = 0.001 kg -> 3;
+    0.1 in = 0.254 cm -> 1; 0.1 kPa = 0.75 mmHg -> 1; 0.1 mmol/L = 1.8 mg/dL -> 0
+    (5.4 mmol/L -> 97 mg/dL, the integer a mg/dL meter shows); kg/L with exponent -5 -> 0.
+    The converted value keeps about as many significant digits as the device sent, never
+    claiming a resolution finer than one step of the original. Raises ValidationError for
+    units the conversion table does not know."""
+    src, dst = normalise_unit(from_unit), normalise_unit(to_unit)
+    if src == dst:
+        return decimals
+    if (src, dst) not in _FACTORS and (dst, src) not in _FACTORS:
+        raise ValidationError("unit", f"cannot convert {from_unit!r} to {to_unit!r}")
+    return min(most, max(0, decimals - _magnitude(src, dst)))
+
+
 _isfinite: Final = math.isfinite
 # flags tuple as given -> sorted unique tuple; bounded (only ever a few status combinations)
 _FLAG_WORDS: Final[dict[tuple[str, ...], tuple[str, ...]]] = {}
@@ -183,12 +239,16 @@ class Measurement:
     user_id: int | None = None
     context: Mapping[str, str] = field(default_factory=dict)
     device: DeviceIdentity | None = None
+    decimals: int | None = None
+    """Digits after the decimal point the device reported, for ``value`` in the canonical
+    unit (derived by :func:`converted_decimals` after a conversion); None if unknown."""
 
     def __post_init__(self) -> None:
         if (self.value is None) == (self.special is None):
             raise ValidationError("value", "exactly one of value and special must be set")
         if self.value is not None and not math.isfinite(self.value):
             raise ValidationError("value", "must be a finite number; use special for NaN/INF")
+        _check_decimals(self.value, self.decimals)
 
     @classmethod
     def create(
@@ -205,8 +265,13 @@ class Measurement:
         context: Mapping[str, str] | None = None,
         device: DeviceIdentity | None = None,
         loinc: str | None = None,
+        decimals: int | None = None,
     ) -> Measurement:
-        """Build a measurement, converting ``value`` from ``unit`` to the canonical unit."""
+        """Build a measurement, converting ``value`` from ``unit`` to the canonical unit.
+
+        ``decimals`` is the precision the device reported for ``value`` in ``unit`` (digits
+        after the decimal point); after a conversion it becomes the canonical value's
+        precision (:func:`converted_decimals`) and the value is rounded to it."""
         if type(kind) is not MeasurementKind:
             kind = MeasurementKind(kind)
         info = KIND_INFO[kind]
@@ -217,22 +282,30 @@ class Measurement:
                 src = _UNIT_ALIASES.get(unit, unit)
                 if src != canonical:
                     original = _original(value, src)
+                    places = info.decimals
+                    if decimals is not None:
+                        _check_decimals(value, decimals)
+                        decimals = places = converted_decimals(
+                            decimals, src, canonical, info.decimals
+                        )
                     # convert() with both units already normalised (canonical units have no
                     # alias); round off float noise: the value is a product, not a reading
                     factor = _FACTORS.get((src, canonical))
                     if factor is not None:
-                        value = round(value * factor, info.decimals)
+                        value = round(value * factor, places)
                     else:
                         factor = _FACTORS.get((canonical, src))
                         if factor is None:
                             raise ValidationError(
                                 "unit", f"cannot convert {src!r} to {canonical!r}"
                             )
-                        value = round(value / factor, info.decimals)
+                        value = round(value / factor, places)
                 else:
                     value = float(value)
             else:
                 value = float(value)
+        elif decimals is not None:
+            decimals = None  # a special has no digits
         if special is not None and type(special) is not Special:
             special = Special(special)
         # the checks of __post_init__, which the fast construction below does not run
@@ -240,6 +313,8 @@ class Measurement:
             raise ValidationError("value", "exactly one of value and special must be set")
         if value is not None and not _isfinite(value):
             raise ValidationError("value", "must be a finite number; use special for NaN/INF")
+        if decimals is not None and original is None:
+            _check_decimals(value, decimals)
         if not flags:
             flags = ()
         elif type(flags) is tuple:
@@ -266,6 +341,7 @@ class Measurement:
                 user_id,
                 dict(context) if context else {},
                 device,
+                decimals,
             )
         return _build(
             kind,
@@ -280,6 +356,7 @@ class Measurement:
             user_id,
             dict(context) if context else {},
             device,
+            decimals,
         )
 
     def value_as(self, unit: str) -> float | None:
@@ -310,6 +387,7 @@ class Measurement:
             "user_id": self.user_id,
             "context": dict(self.context),
             "device": self.device.to_json() if self.device else None,
+            "decimals": self.decimals,
         }
 
     @classmethod
@@ -335,9 +413,24 @@ class Measurement:
                 user_id=data.get("user_id"),
                 context=dict(data.get("context") or {}),
                 device=DeviceIdentity(**device) if device else None,
+                decimals=data.get("decimals"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValidationError("measurement", f"not a valid measurement object: {exc}") from exc
+
+
+_MAX_DECIMALS: Final = 20
+
+
+def _check_decimals(value: float | None, decimals: int | None) -> None:
+    """``decimals`` is a small count the value agrees with (70.05 cannot have 1 decimal)."""
+    if decimals is None:
+        return
+    if type(decimals) is not int or not 0 <= decimals <= _MAX_DECIMALS:
+        raise ValidationError("decimals", f"must be an int 0..{_MAX_DECIMALS}, got {decimals!r}")
+    # round() is correctly rounded: the float of a d-decimal text is its own d-decimal rounding
+    if value is not None and round(value, decimals) != value:
+        raise ValidationError("decimals", f"{value!r} has more than {decimals} decimals")
 
 
 def slot_setters(cls: type, *names: str) -> tuple[Callable[[Any, Any], None], ...]:
@@ -391,6 +484,7 @@ class _Draft:
         "user_id",
         "context",
         "device",
+        "decimals",
     )
     kind: MeasurementKind
     value: float | None
@@ -404,6 +498,7 @@ class _Draft:
     user_id: int | None
     context: Mapping[str, str]
     device: DeviceIdentity | None
+    decimals: int | None
 
 
 if _Draft.__slots__ != tuple(Measurement.__dataclass_fields__) or _Draft.__slots__ != tuple(
@@ -425,6 +520,7 @@ def _build(
     user_id: int | None,
     context: Mapping[str, str],
     device: DeviceIdentity | None,
+    decimals: int | None = None,
 ) -> Measurement:
     """``Measurement(...)`` for already validated fields, without the frozen ``__init__``
     (about 3x faster; see :class:`_Draft`). ``Measurement.create`` runs the checks of
@@ -442,5 +538,6 @@ def _build(
     m.user_id = user_id
     m.context = context
     m.device = device
+    m.decimals = decimals
     m.__class__ = Measurement  # type: ignore[assignment]
     return m  # type: ignore[return-value]

@@ -35,6 +35,7 @@ def test_design_json_shape():
         "user_id": 1,
         "context": {},
         "device": None,
+        "decimals": None,  # not given: unknown precision
     }
 
 

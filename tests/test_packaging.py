@@ -67,3 +67,11 @@ def test_classifiers_are_known_and_urls_declared(dist_metadata: metadata.Package
     urls = dict(u.split(", ", 1) for u in dist_metadata.get_all("Project-URL") or [])
     assert set(urls) >= {"Homepage", "Documentation", "Source", "Issues"}
     assert all(u.startswith("https://") for u in urls.values())
+
+
+def test_the_mit_license_text_ships_with_the_distribution(dist_metadata: metadata.PackageMetadata):
+    assert "LICENSE" in (dist_metadata.get_all("License-File") or [])
+    text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert text.startswith("MIT License\n")
+    assert "Copyright (c) 2026 The mido-cart developers" in text
+    assert 'THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND' in text

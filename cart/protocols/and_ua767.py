@@ -117,10 +117,11 @@ def _decode_data(section: bytes, frame: bytes, header: dict[str, Any]) -> Decode
         return Decoded(PROTOCOL_ID, record, (), raw=frame)
     create = Measurement.create
     measurements = (
-        create(_SYSTOLIC, dia + delta, measured_at=measured_at),
-        create(_DIASTOLIC, dia, measured_at=measured_at),
-        create(_MAP, mean, measured_at=measured_at),
-        create(_PULSE, pulse, measured_at=measured_at),
+        # one byte each: whole mmHg and beats/min
+        create(_SYSTOLIC, dia + delta, measured_at=measured_at, decimals=0),
+        create(_DIASTOLIC, dia, measured_at=measured_at, decimals=0),
+        create(_MAP, mean, measured_at=measured_at, decimals=0),
+        create(_PULSE, pulse, measured_at=measured_at, decimals=0),
     )
     return Decoded(PROTOCOL_ID, record, measurements, raw=frame)
 

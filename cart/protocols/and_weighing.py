@@ -26,7 +26,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 from cart.errors import FrameError, UnsupportedMessage
-from cart.measurement import Measurement, MeasurementKind
+from cart.measurement import Measurement, MeasurementKind, decimals_of
 from cart.protocols._stream import FrameStream
 from cart.protocols.base import Decoded, PayloadKind, ProtocolSpec
 
@@ -106,7 +106,13 @@ def decode(frame: bytes) -> Decoded:
     record["value"] = value
     if unit in MASS_UNITS:
         measurements = (
-            Measurement.create(MeasurementKind.BODY_WEIGHT, value, MASS_UNITS[unit], flags=flags),
+            Measurement.create(
+                MeasurementKind.BODY_WEIGHT,
+                value,
+                MASS_UNITS[unit],
+                flags=flags,
+                decimals=decimals_of(data),  # the digits the scale printed: 70.50 -> 2
+            ),
         )
     elif unit in COUNT_UNITS or header == "QT":
         pass  # counting mode: a record, but no body measurement

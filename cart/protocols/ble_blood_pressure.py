@@ -59,6 +59,7 @@ from cart.protocols.ble_common import (
     bit_names,
     check_uint,
     date_time_at,
+    medfloat_decimals,
     medfloat_measurement,
 )
 from cart.protocols.ieee11073 import SFLOAT_NAN, MedFloat, encode_sfloat, sfloat, sfloat_from_raw
@@ -376,6 +377,7 @@ def _measurements(
                     measured_at=when,
                     flags=flags,
                     user_id=user_id,
+                    decimals=None if number.special else medfloat_decimals(number),
                 )
                 for kind, number, number_json in pressures
             ]

@@ -33,6 +33,7 @@ __all__ = [
     "check_uint",
     "date_time_at",
     "measurement",
+    "medfloat_decimals",
     "medfloat_measurement",
 ]
 
@@ -270,6 +271,7 @@ def measurement(
     user_id: int | None = None,
     context: Mapping[str, str] | None = None,
     loinc: str | None = None,
+    decimals: int | None = None,
 ) -> Measurement:
     """:meth:`Measurement.create`, with ValidationError/arithmetic errors as FrameError."""
     try:
@@ -284,6 +286,7 @@ def measurement(
             user_id=user_id,
             context=context,
             loinc=loinc,
+            decimals=decimals,
         )
     except (ValidationError, ArithmeticError, ValueError) as exc:
         raise FrameError(
@@ -301,7 +304,16 @@ def medfloat_measurement(
     unit: str,
     **kwargs: Any,
 ) -> Measurement:
-    """A measurement from an SFLOAT/FLOAT: specials become ``special=`` with no value."""
+    """A measurement from an SFLOAT/FLOAT: specials become ``special=`` with no value; the
+    exponent is the precision (:func:`medfloat_decimals`)."""
     if number.special is not None:
         return measurement(protocol, raw, kind, None, special=number.special, **kwargs)
-    return measurement(protocol, raw, kind, number.value, unit, **kwargs)
+    return measurement(
+        protocol, raw, kind, number.value, unit, decimals=medfloat_decimals(number), **kwargs
+    )
+
+
+def medfloat_decimals(number: MedFloat) -> int:
+    """The decimals an SFLOAT/FLOAT reports: ``-exponent`` (0 for exponent >= 0). The PHD IG
+    ("IEEE 11073 FLOATs and SFLOATs") writes 0xF014 as 2.0, 0xE0C8 as 2.00, 0x1002 as 20."""
+    return -number.exponent if number.exponent < 0 else 0

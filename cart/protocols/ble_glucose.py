@@ -69,6 +69,7 @@ from cart.protocols.ble_common import (
     Reader,
     check_uint,
     date_time_at,
+    medfloat_decimals,
     medfloat_measurement,
 )
 from cart.protocols.ieee11073 import MedFloat, encode_sfloat, sfloat_from_raw
@@ -410,6 +411,7 @@ def decode_glucose_measurement(payload: bytes) -> Decoded:
                 sequence=value.sequence_number,
                 context=context,
                 loinc=loinc,
+                decimals=None if special else medfloat_decimals(concentration),
             )
         except (ValidationError, ArithmeticError, ValueError):  # raised as a FrameError
             glucose = medfloat_measurement(

@@ -94,6 +94,21 @@ _HEIGHT_UNIT: Final = {False: "m", True: "in"}
 _UCUM_MASS: Final = {False: "kg", True: "[lb_av]"}
 _UCUM_HEIGHT: Final = {False: "m", True: "[in_i]"}
 _TENTH: Final = Decimal("0.1")
+
+
+def _places(step: Decimal) -> int:
+    """Decimals of a fixed-step field: 0.005 kg -> 3, 0.01 lb -> 2, 0.1 % -> 1. WSS sends
+    every weight in these steps whatever its display resolution (Weight Scale Feature
+    bits 3-6 say how much the scale rounded; the cart does not read it), so the field's
+    step is the precision the device reported."""
+    exponent = step.as_tuple().exponent
+    assert isinstance(exponent, int)
+    return max(0, -exponent)
+
+
+_MASS_PLACES: Final = {imperial: _places(step) for imperial, step in _MASS_STEP.items()}
+_HEIGHT_PLACES: Final = {imperial: _places(step) for imperial, step in _HEIGHT_STEP.items()}
+_TENTH_PLACES: Final = 1
 #: step -> the exact (numerator, denominator) of every step above
 _RATIO: Final[dict[Decimal, tuple[int, int]]] = {
     step: step.as_integer_ratio()
@@ -271,13 +286,13 @@ def decode_weight_measurement(payload: bytes) -> Decoded:
         "height_unit": _HEIGHT_UNIT[imperial],
     }
     user = _user(value.user_id)
-    wanted: list[tuple[MeasurementKind, float | None, str]] = [
-        (_WEIGHT, weight, _UCUM_MASS[imperial])
+    wanted: list[tuple[MeasurementKind, float | None, str, int]] = [
+        (_WEIGHT, weight, _UCUM_MASS[imperial], _MASS_PLACES[imperial])
     ]
     if value.height is not None:
-        wanted.append((_HEIGHT, value.height, _UCUM_HEIGHT[imperial]))
+        wanted.append((_HEIGHT, value.height, _UCUM_HEIGHT[imperial], _HEIGHT_PLACES[imperial]))
     if value.bmi is not None:
-        wanted.append((_BMI, value.bmi, "kg/m2"))
+        wanted.append((_BMI, value.bmi, "kg/m2", _TENTH_PLACES))
     ms = _measurements(WEIGHT_MEASUREMENT_ID, payload, wanted, when, user)
     return Decoded(WEIGHT_MEASUREMENT_ID, record, ms, raw=payload)
 
@@ -285,15 +300,15 @@ def decode_weight_measurement(payload: bytes) -> Decoded:
 def _measurements(
     protocol: str,
     payload: bytes,
-    wanted: list[tuple[MeasurementKind, float | None, str]],
+    wanted: list[tuple[MeasurementKind, float | None, str, int]],
     when: datetime | None,
     user_id: int | None,
 ) -> tuple[Measurement, ...]:
-    """One measurement per ``(kind, value, unit)``; a None value (0xFFFF, only ever the
+    """One measurement per ``(kind, value, unit, decimals)``; a None value (0xFFFF, only ever the
     first: weight or body fat) is ``special="nan"`` with ``measurement_unsuccessful``."""
     create = Measurement.create
     out = []
-    for kind, number, unit in wanted:
+    for kind, number, unit, places in wanted:
         try:
             if number is None:
                 m = create(
@@ -306,7 +321,7 @@ def _measurements(
                     user_id=user_id,
                 )
             else:
-                m = create(kind, number, unit, measured_at=when, user_id=user_id)
+                m = create(kind, number, unit, measured_at=when, user_id=user_id, decimals=places)
         except (ValidationError, ArithmeticError, ValueError):  # raised as a FrameError
             m = measurement(
                 protocol,
@@ -318,6 +333,7 @@ def _measurements(
                 flags=_UNSUCCESSFUL_FLAGS if number is None else (),
                 measured_at=when,
                 user_id=user_id,
+                decimals=None if number is None else places,
             )
         out.append(m)
     return tuple(out)
@@ -572,13 +588,13 @@ def decode_body_composition(payload: bytes) -> Decoded:
     record["mass_unit"] = _MASS_UNIT[imperial]
     record["height_unit"] = _HEIGHT_UNIT[imperial]
     record["multiple_packet_measurement"] = bool(flags & 0x1000)
-    wanted: list[tuple[MeasurementKind, float | None, str]] = [(_FAT, fat, "%")]
+    wanted: list[tuple[MeasurementKind, float | None, str, int]] = [(_FAT, fat, "%", _TENTH_PLACES)]
     weight = optional["weight"]
     if weight is not None:
-        wanted.append((_WEIGHT, weight, _UCUM_MASS[imperial]))
+        wanted.append((_WEIGHT, weight, _UCUM_MASS[imperial], _MASS_PLACES[imperial]))
     height = optional["height"]
     if height is not None:
-        wanted.append((_HEIGHT, height, _UCUM_HEIGHT[imperial]))
+        wanted.append((_HEIGHT, height, _UCUM_HEIGHT[imperial], _HEIGHT_PLACES[imperial]))
     ms = _measurements(BODY_COMPOSITION_ID, payload, wanted, when, _user(user_id))
     return Decoded(BODY_COMPOSITION_ID, record, ms, raw=payload)
 

@@ -59,7 +59,7 @@ from cart.errors import (
     ProtocolError,
     UnsupportedMessage,
 )
-from cart.measurement import Measurement, MeasurementKind, Special
+from cart.measurement import Measurement, MeasurementKind, Special, decimals_of
 from cart.protocols._checksums import astm_checksum
 from cart.protocols.base import NEED_DATA, Decoded, NeedData, PayloadKind, ProtocolSpec
 
@@ -457,6 +457,8 @@ def _decode_result(fields: list[str], d: Delimiters, raw: bytes) -> _Parts:
         flags=flags,
         sequence=sequence,
         context=context,
+        # the digits of the R record as sent: 133 mg/dL -> 0, 7.4 mmol/L -> 1
+        decimals=None if value is None else decimals_of(fields[3]),
     )
     return record, (measurement,), raw
 

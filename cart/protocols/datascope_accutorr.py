@@ -151,7 +151,7 @@ def decode(frame: bytes) -> Decoded:
     if command == "P":
         measurements = tuple(
             [
-                Measurement.create(kind, record[name])
+                Measurement.create(kind, record[name], decimals=0)  # 1-3 digit integers
                 for name, kind in KINDS.items()
                 if record[name] is not None
             ]

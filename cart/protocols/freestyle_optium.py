@@ -283,8 +283,8 @@ def _reading(m: re.Match[str], frame: bytes) -> tuple[dict[str, Any], tuple[Meas
         )
     else:
         measurement = Measurement.create(
-            MeasurementKind.GLUCOSE, value, "mg/dL", measured_at=measured_at
-        )
+            MeasurementKind.GLUCOSE, value, "mg/dL", measured_at=measured_at, decimals=0
+        )  # always integer mg/dL on the wire
     return record, (measurement,)
 
 

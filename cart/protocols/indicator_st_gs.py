@@ -33,7 +33,7 @@ import re
 from typing import Any, Final, Literal
 
 from cart.errors import FrameError, UnsupportedMessage
-from cart.measurement import Measurement, MeasurementKind
+from cart.measurement import Measurement, MeasurementKind, decimals_of
 from cart.protocols._stream import FrameStream
 from cart.protocols.base import Decoded, PayloadKind, ProtocolSpec
 
@@ -148,7 +148,9 @@ def decode(frame: bytes) -> Decoded:
     number = float(data["digits"])
     value = -number if data["sign"] == "-" else number
     record["value"] = value
-    measurement = Measurement.create(unit[0], value, unit[1], flags=flags)
+    # the digits the indicator printed are its resolution: "70.0" -> 1 decimal
+    decimals = decimals_of(data["digits"])
+    measurement = Measurement.create(unit[0], value, unit[1], flags=flags, decimals=decimals)
     return Decoded(PROTOCOL_ID, record, (measurement,), raw=bytes(frame))
 
 

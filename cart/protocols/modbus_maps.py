@@ -320,12 +320,17 @@ class RegisterMap:
                 flags.append("overload" if raw > 0 else "underload")
         if special is not None:
             return [Measurement.create(self.kind, None, special=special, flags=flags)]
+        decimals: int | None
         if isinstance(raw, float):
             # a float32 carries ~7 significant digits; drop the binary noise (70.5 not 70.5000...)
             value = float(f"{raw:.7g}")
+            decimals = None  # a binary float does not say the indicator's resolution
         else:
             value = float(Decimal(raw).scaleb(-self.decimals))
-        return [Measurement.create(self.kind, value, self.unit, flags=flags)]
+            # the register scale is the resolution: 7050 with decimals=2 is 70.50 (CAS
+            # CI-600D: "the decimal point comes from the indicator set-up")
+            decimals = self.decimals
+        return [Measurement.create(self.kind, value, self.unit, flags=flags, decimals=decimals)]
 
     def record(self, registers: Sequence[int]) -> dict[str, Any]:
         """The fields of the block, JSON-ready (for the raw log and `devices test`)."""

@@ -288,6 +288,7 @@ def _decode_record(m: re.Match[str], frame: bytes) -> Decoded:
             measured_at=measured_at,
             flags=flags,
             context=context,
+            decimals=0,  # DMP records are integer mg/dL
         )
     return Decoded(PROTOCOL_ID, record, (measurement,), raw=frame)
 

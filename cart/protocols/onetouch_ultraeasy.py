@@ -498,8 +498,8 @@ def _reading(fields: dict[str, Any], data: bytes) -> tuple[dict[str, Any], tuple
         )
     else:
         measurement = Measurement.create(
-            MeasurementKind.GLUCOSE, value, "mg/dL", measured_at=measured_at
-        )
+            MeasurementKind.GLUCOSE, value, "mg/dL", measured_at=measured_at, decimals=0
+        )  # uint32 mg/dL
     return fields, (measurement,)
 
 

@@ -342,6 +342,7 @@ def _measurement(value: int, meal: str | None, measured_at: datetime | None) -> 
         "mg/dL",
         measured_at=measured_at,
         context={"meal": meal} if meal else None,
+        decimals=0,  # uint16 mg/dL
     )
 
 

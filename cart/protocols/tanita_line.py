@@ -38,7 +38,7 @@ import re
 from typing import Any, Final
 
 from cart.errors import BufferOverflow, ChecksumError, FrameError, UnsupportedMessage
-from cart.measurement import Measurement, MeasurementKind
+from cart.measurement import Measurement, MeasurementKind, decimals_of
 from cart.protocols.base import NEED_DATA, Decoded, NeedData, PayloadKind, ProtocolSpec
 
 __all__ = [
@@ -165,14 +165,18 @@ def decode(frame: bytes) -> Decoded:
         unit = WEIGHT_HEADERS[header]
         value = _number(items[header], header, frame)
         record["weight"], record["weight_unit"] = value, unit
-        measurements.append(Measurement.create(_WEIGHT, value, unit))
+        measurements.append(
+            Measurement.create(_WEIGHT, value, unit, decimals=decimals_of(items[header]))
+        )
     height_cm = items.get("Hm")
     if height_cm is not None and "Hf" in items:
         raise FrameError("both Hm and Hf", protocol=PROTOCOL_ID, raw=frame)
     if height_cm is not None:
         height = _number(height_cm, "Hm", frame)
         record["height"], record["height_unit"] = height, "cm"
-        measurements.append(Measurement.create(_HEIGHT, height, "cm"))
+        measurements.append(
+            Measurement.create(_HEIGHT, height, "cm", decimals=decimals_of(height_cm))
+        )
     elif "Hf" in items:
         feet_inches = _FT_IN.fullmatch(items["Hf"])
         if feet_inches is None:
@@ -181,17 +185,19 @@ def decode(frame: bytes) -> Decoded:
             )
         inches = int(feet_inches["ft"]) * 12 + float(feet_inches["inch"])
         record["height"], record["height_unit"] = items["Hf"], "ft-in"
-        measurements.append(Measurement.create(_HEIGHT, inches, "[in_i]"))
+        measurements.append(
+            Measurement.create(_HEIGHT, inches, "[in_i]", decimals=decimals_of(feet_inches["inch"]))
+        )
     bmi_text = items.get("MI")
     if bmi_text is not None:
         bmi = _number(bmi_text, "MI", frame)
         record["bmi"] = bmi
-        measurements.append(Measurement.create(_BMI, bmi, "kg/m2"))
+        measurements.append(Measurement.create(_BMI, bmi, "kg/m2", decimals=decimals_of(bmi_text)))
     fat_text = items.get("FW")
     if fat_text is not None:
         fat = _number(fat_text, "FW", frame)
         record["body_fat"] = fat
-        measurements.append(Measurement.create(_FAT, fat, "%"))
+        measurements.append(Measurement.create(_FAT, fat, "%", decimals=decimals_of(fat_text)))
     if not measurements:
         raise UnsupportedMessage(
             "no weight, height, BMI or fat item in the line", protocol=PROTOCOL_ID, raw=frame

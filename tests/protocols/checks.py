@@ -22,6 +22,7 @@ import contextlib
 import json
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Final, Protocol, TypeVar
 
 import pytest
@@ -222,9 +223,18 @@ def measurement_json(
         "user_id": None,
         "context": {},
         "device": None,
+        "decimals": None,
     }
     out.update(fields)
     return out
+
+
+def places(value: float) -> int:
+    """Decimals of a test vector's value as the device sent it, for vectors whose whole
+    numbers were sent with exponent 0 (60.0 -> 0, 18.9 -> 1, 0.00095 -> 5)."""
+    if float(value).is_integer():
+        return 0
+    return -Decimal(repr(value)).as_tuple().exponent  # type: ignore[operator]
 
 
 def sfloat_json(value: float | str, mantissa: int, exponent: int = 0) -> dict[str, Any]:

@@ -52,10 +52,10 @@ def test_real_data_sections(data, sys_, dia, pulse, mean):
     assert (record["pulse_rate"], record["mean_arterial_pressure"]) == (pulse, mean)
     assert record["valid"] is True
     assert decoded.measurements == (
-        Measurement.create(MeasurementKind.SYSTOLIC_PRESSURE, sys_),
-        Measurement.create(MeasurementKind.DIASTOLIC_PRESSURE, dia),
-        Measurement.create(MeasurementKind.MEAN_ARTERIAL_PRESSURE, mean),
-        Measurement.create(MeasurementKind.PULSE_RATE, pulse),
+        Measurement.create(MeasurementKind.SYSTOLIC_PRESSURE, sys_, decimals=0),
+        Measurement.create(MeasurementKind.DIASTOLIC_PRESSURE, dia, decimals=0),
+        Measurement.create(MeasurementKind.MEAN_ARTERIAL_PRESSURE, mean, decimals=0),
+        Measurement.create(MeasurementKind.PULSE_RATE, pulse, decimals=0),
     )
 
 

@@ -47,8 +47,9 @@ def test_real_frames_decode(frame, header, value, unit, expected):
 
 def test_issue_frame_whole_measurement():
     (m,) = decode(b"ST,+00070.50  kg\r\n").measurements
-    assert m == Measurement.create("body_weight", 70.5, "kg")
+    assert m == Measurement.create("body_weight", 70.5, "kg", decimals=2)
     assert m.to_json()["loinc"] == "29463-7"
+    assert m.to_json()["decimals"] == 2  # "70.50": the scale's 0.01 kg resolution is kept
 
 
 def test_comparison_header():

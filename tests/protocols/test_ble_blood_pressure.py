@@ -50,6 +50,10 @@ LOINC = {
 
 def mj(kind: str, value: float | None, **fields: Any) -> dict[str, Any]:
     unit = "/min" if kind == "pulse_rate" else "mm[Hg]"
+    # the SFLOAT exponent is the precision: the vectors' whole numbers have exponent 0, the
+    # others -1; after kPa -> mmHg, 0.1 kPa (0.75 mmHg) keeps 1 decimal and 1 kPa none
+    sent = fields["original"]["value"] if "original" in fields else value
+    fields.setdefault("decimals", None if sent is None else checks.places(sent))
     return checks.measurement_json(kind, value, unit=unit, loinc=LOINC[kind], **fields)
 
 
@@ -143,10 +147,12 @@ def test_blood_pressure_kpa() -> None:
         },
     }
     flags = ["cuff_fit_loose", "pulse_out_of_range"]
-    # 1 kPa = 7.50062 mmHg: 141.761718, 82.50682, 119.259858 -> 0.1 mmHg
+    # 1 kPa = 7.50062 mmHg: 141.761718, 82.50682, 119.259858 -> 0.1 mmHg, except the
+    # diastolic the cuff sent as a whole kPa (mantissa 11, exponent 0): 1 kPa = 7.5 mmHg
+    # resolution, so whole mmHg (PHD IG: the exponent gives the precision)
     assert checks.measurements_json(decoded) == [
         mj("systolic_pressure", 141.8, original=kpa(18.9), flags=flags),
-        mj("diastolic_pressure", 82.5, original=kpa(11.0), flags=flags),
+        mj("diastolic_pressure", 83.0, original=kpa(11.0), flags=flags),
         mj("mean_arterial_pressure", 119.3, original=kpa(15.9), flags=flags),
         mj("pulse_rate", 60.0, flags=flags),
     ]

@@ -45,6 +45,10 @@ from tests.protocols.checks import sfloat_json as sf
 def mj(kind: str, value: float | None, **fields: Any) -> dict[str, Any]:
     glucose = kind == "glucose"
     unit, loinc = ("mg/dL", "41653-7") if glucose else ("%", "4548-4")
+    # the SFLOAT exponent is the precision: kg/L with exponent -5 (1 mg/dL) and mol/L with
+    # exponent -4 (0.1 mmol/L = 1.8 mg/dL) both give whole mg/dL; HbA1c % as sent
+    if value is not None:
+        fields.setdefault("decimals", 0 if glucose else checks.places(value))
     return checks.measurement_json(kind, value, unit=unit, loinc=loinc, **fields)
 
 
@@ -150,11 +154,11 @@ def test_glucose_mmol_with_time_offset() -> None:
     decoded = decode_glucose_measurement(payload)
     assert decoded.record["user_facing_time"] == "2024-10-27T14:30:00"
     assert decoded.record["concentration_unit"] == "mol/L"
-    # 0.0053 mol/L x 18016000 = 95.4848 mg/dL
+    # 0.0053 mol/L x 18016 = 95.4848 mg/dL; sent to 0.1 mmol/L (1.8 mg/dL): whole mg/dL
     assert checks.measurements_json(decoded) == [
         mj(
             "glucose",
-            95.5,
+            95.0,
             original={"value": 0.0053, "unit": "mol/L"},
             measured_at="2024-10-27T14:30:00",
             sequence=13,

@@ -32,8 +32,14 @@ LOINC = {"body_weight": "29463-7", "body_height": "8302-2", "bmi": "39156-5", "b
 UNIT = {"body_weight": "kg", "body_height": "cm", "bmi": "kg/m2", "body_fat": "%"}
 
 
+# the precision of each field's fixed step, in the canonical unit: 0.005 kg -> 3, 0.01 lb ->
+# 3 after lb->kg (0.0045 kg), 0.001 m / 0.1 in -> 1 in cm, BMI and fat 0.1 -> 1
+DECIMALS = {"body_weight": 3, "body_height": 1, "bmi": 1, "body_fat": 1}
+
+
 def mj(kind: str, value: float | None, **fields: Any) -> dict[str, Any]:
     """A Measurement as JSON, with the defaults of everything not given."""
+    fields.setdefault("decimals", None if value is None else DECIMALS[kind])
     return checks.measurement_json(kind, value, unit=UNIT[kind], loinc=LOINC[kind], **fields)
 
 
@@ -122,7 +128,8 @@ def test_weight_imperial_everything_rfu_bit_ignored() -> None:
     common = {"measured_at": when, "user_id": 3}
     assert checks.measurements_json(decoded) == [
         mj("body_weight", 71.214, original={"value": 157.0, "unit": "[lb_av]"}, **common),
-        mj("body_height", 172.72, original={"value": 68.0, "unit": "[in_i]"}, **common),
+        # 68.0 in at 0.1 in resolution (0.254 cm): 172.72 cm is kept to 1 decimal
+        mj("body_height", 172.7, original={"value": 68.0, "unit": "[in_i]"}, **common),
         mj("bmi", 24.5, **common),
     ]
     # the encoder never sets RFU bits
@@ -385,7 +392,7 @@ def test_body_composition_everything_imperial_multi_packet() -> None:
         ),
         mj(
             "body_height",
-            168.91,
+            168.9,  # 66.5 in at 0.1 in (0.254 cm) resolution: 1 decimal
             original={"value": 66.5, "unit": "[in_i]"},
             measured_at=when,
             user_id=2,

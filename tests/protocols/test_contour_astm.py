@@ -99,7 +99,8 @@ def test_result_record_usb_layout() -> None:
 
 def test_result_record_mmol_converted() -> None:
     (m,) = decode_record(RESULT_MMOL).measurements
-    assert m.value == 142.3  # 7.9 x 18.016, one decimal
+    # 7.9 x 18.016 = 142.33: 0.1 mmol/L is 1.8 mg/dL, so whole mg/dL (converted_decimals)
+    assert (m.value, m.decimals) == (142.0, 0)
     assert m.original is not None
     assert (m.original.value, m.original.unit) == (7.9, "mmol/L")
     assert m.sequence == 5
@@ -235,7 +236,7 @@ def test_stream_message(how: str) -> None:
     wire = checks.GARBAGE_HEAD + b"\x05" + b"".join(frames) + b"\x04" + checks.GARBAGE_TAIL
     tokens = checks.feed_all(AstmStream(), checks.split_delivery(wire, how))
     values = [m.value for t in tokens for m in t.measurements]
-    assert values == [133.0, 142.3]
+    assert values == [133.0, 142.0]
     assert tokens[0].record["control"] == "ENQ"
     assert tokens[-1].record["control"] == "EOT"
 
@@ -314,7 +315,7 @@ def test_dialogue_clean(chunk: int) -> None:
     assert isinstance(events[-1], TransferComplete)
     kinds = [d.record["record_type"] for d in _records(events)]
     assert kinds == ["header", "patient", "result", "result", "result", "terminator"]
-    assert [m.value for d in _records(events) for m in d.measurements] == [133.0, 142.3, 77.0]
+    assert [m.value for d in _records(events) for m in d.measurements] == [133.0, 142.0, 77.0]
     assert receiver.header is not None
     assert receiver.header.record["number_of_records"] == 3
     assert sender.state is SenderState.DONE

@@ -50,10 +50,10 @@ def test_manual_example():
     }
     # MAP < DIA in the manual's own example: decoding does not judge physiology
     assert decoded.measurements == (
-        Measurement.create(MeasurementKind.SYSTOLIC_PRESSURE, 120),
-        Measurement.create(MeasurementKind.DIASTOLIC_PRESSURE, 80),
-        Measurement.create(MeasurementKind.MEAN_ARTERIAL_PRESSURE, 45),
-        Measurement.create(MeasurementKind.PULSE_RATE, 85),
+        Measurement.create(MeasurementKind.SYSTOLIC_PRESSURE, 120, decimals=0),
+        Measurement.create(MeasurementKind.DIASTOLIC_PRESSURE, 80, decimals=0),
+        Measurement.create(MeasurementKind.MEAN_ARTERIAL_PRESSURE, 45, decimals=0),
+        Measurement.create(MeasurementKind.PULSE_RATE, 85, decimals=0),
     )
 
 

@@ -51,7 +51,7 @@ def test_real_frames_decode(frame, status, mode, value, expected):
 
 def test_selleton_print_example_whole_measurement():
     (m,) = decode(b"ST, GS+ 5.12KG\r\n").measurements
-    assert m == Measurement.create(MeasurementKind.BODY_WEIGHT, 5.12, "kg")
+    assert m == Measurement.create(MeasurementKind.BODY_WEIGHT, 5.12, "kg", decimals=2)
 
 
 def test_dini_address_prefix():

@@ -165,8 +165,11 @@ def test_cas_ci600d_map():
     assert (gross.address, gross.count, gross.register_number) == (7, 2, 40008)
     assert cas_ci600d(reading="net").address == 9
     # DERIVED: 70.50 kg with 2 decimals = raw 7050 = 0x00001B8A, high word first
-    assert gross.decode([0x0000, 0x1B8A]) == [Measurement.create(W, 70.5, "kg")]
-    assert cas_ci600d(decimals=1).decode([0x0000, 0x02C1]) == [Measurement.create(W, 70.5)]
+    # the register scale is the precision: 7050 at 2 decimals is 70.50, 705 at 1 is 70.5
+    assert gross.decode([0x0000, 0x1B8A]) == [Measurement.create(W, 70.5, "kg", decimals=2)]
+    assert cas_ci600d(decimals=1).decode([0x0000, 0x02C1]) == [
+        Measurement.create(W, 70.5, decimals=1)
+    ]
     assert cas_ci600d(word_order="little").decode([0x1B8A, 0x0000])[0].value == 70.5
     # negative gross weight (platform unloaded below zero): signed
     assert gross.decode([0xFFFF, 0xFFF6])[0].value == -0.1

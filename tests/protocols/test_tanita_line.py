@@ -45,10 +45,10 @@ def test_sc240_manual_sample():
     assert record["items"]["ZF"] == "369.4"
     assert "{0" not in record["items"]
     assert decoded.measurements == (
-        Measurement.create(MeasurementKind.BODY_WEIGHT, 82.7, "kg"),
-        Measurement.create(MeasurementKind.BODY_HEIGHT, 170.0, "cm"),
-        Measurement.create(MeasurementKind.BMI, 28.6, "kg/m2"),
-        Measurement.create(MeasurementKind.BODY_FAT, 18.6, "%"),
+        Measurement.create(MeasurementKind.BODY_WEIGHT, 82.7, "kg", decimals=1),
+        Measurement.create(MeasurementKind.BODY_HEIGHT, 170.0, "cm", decimals=0),  # "Hm,170"
+        Measurement.create(MeasurementKind.BMI, 28.6, "kg/m2", decimals=1),
+        Measurement.create(MeasurementKind.BODY_FAT, 18.6, "%", decimals=1),
     )
 
 
@@ -78,10 +78,11 @@ def test_wb3000_weight_height_bmi_line():
 
 def test_lb_mode_converts_pounds_and_feet_inches():
     weight, height, bmi = decode(WB3000_LB).measurements
-    assert weight.value == pytest.approx(72.39, abs=0.01)
+    # 159.6 lb at 0.1 lb (0.045 kg): 72.39 kg; 67.1 in at 0.1 in (0.254 cm): 170.4 cm
+    assert (weight.value, weight.decimals) == (72.39, 2)
     assert weight.original is not None
     assert weight.original.unit == "[lb_av]"
-    assert height.value == pytest.approx(170.43, abs=0.01)
+    assert (height.value, height.decimals) == (170.4, 1)
     assert height.original is not None
     assert height.original.value == pytest.approx(67.1)
     assert bmi.value == 24.9
@@ -92,7 +93,7 @@ def test_model_without_checksum():
     decoded = decode(BD815)
     assert decoded.record["checksum"] is None
     (m,) = decoded.measurements
-    assert m.value == 3.52
+    assert (m.value, m.decimals) == (3.52, 3)  # 3520 g: whole grams are 3 decimals of kg
     assert m.original is not None
     assert m.original.unit == "g"
 
