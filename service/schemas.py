@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from cart.measurement import decimals_of
 from cart.store.models import MeasurementRecord, Patient, Screening
 from cart.store.repo import to_measurement
 
@@ -121,6 +122,9 @@ class MeasurementPublic(BaseModel):
     device_id: str | None
     kind: str
     value: float | None
+    decimals: int | None = None
+    """Digits after the decimal point the device (or the nurse) reported: show ``value``
+    with exactly these (70.0 kg -> 1, 98 mg/dL -> 0); None when not known (older rows)."""
     unit: str
     loinc: str | None
     measured_at: datetime | None
@@ -151,6 +155,7 @@ class MeasurementPublic(BaseModel):
             device_id=row.device_id,
             kind=m["kind"],
             value=m["value"],
+            decimals=m["decimals"],
             unit=m["unit"],
             loinc=m["loinc"],
             measured_at=row.measured_at,
@@ -303,6 +308,15 @@ class ManualEntry(Strict):
     kind: ManualKind
     value: float = Field(allow_inf_nan=False)
     unit: str = Field(min_length=1, max_length=16, examples=["cm", "kg", "mm[Hg]", "mg/dL"])
+    decimals: int | None = Field(default=None, ge=0, le=6, examples=[1])
+    """Digits after the decimal point as typed ("92.0" -> 1): a JSON number cannot say it.
+    Omitted: the fewest digits that write ``value`` (92.0 -> 0, 92.5 -> 1)."""
+
+    def typed_decimals(self) -> int:
+        """``decimals``, or the fewest digits that write ``value``."""
+        if self.decimals is not None:
+            return self.decimals
+        return 0 if self.value.is_integer() else decimals_of(repr(self.value))
 
 
 class SyncStatus(BaseModel):

@@ -88,6 +88,29 @@ def test_reading_round_trip_keeps_raw_and_original(store: Store):
     assert [s.id for s in store.screenings_of_patient(patient.id)] == [sid]
 
 
+def test_precision_round_trips_and_rows_from_before_0006_read_as_unknown(store: Store):
+    sid = store.add_screening(Screening()).id
+    assert sid is not None
+    readings = [
+        Measurement.create("body_weight", 70.0, "kg", decimals=1),  # a 0.1 kg scale's 70.0
+        Measurement.create("body_height", 170.25, "cm", decimals=2),
+        Measurement.create("glucose", 98, "mg/dL", decimals=0),
+    ]
+    store.record_reading(sid, readings, device_id="d", protocol="p")
+    rows = store.measurements_of(sid)
+    assert [r.decimals for r in rows] == [1, 2, 0]
+    assert [to_measurement(r) for r in rows] == readings
+    # a row stored at 0005 had no column: after the upgrade it reads as "unknown"
+    cfg = alembic_config()
+    with store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0005")
+        assert "decimals" not in {c["name"] for c in inspect(conn).get_columns("measurement")}
+    migrate(store.engine)
+    old = [to_measurement(r) for r in store.measurements_of(sid)]
+    assert [(m.value, m.decimals) for m in old] == [(70.0, None), (170.25, None), (98.0, None)]
+
+
 def test_refused_reading_kept_only_in_raw_log(store: Store):
     sid = store.add_screening(Screening()).id
     store.log_refused(sid, device_id="bascula", raw=[RawEntry("and.weighing", b"y")], note="3 kg")

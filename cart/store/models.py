@@ -115,6 +115,9 @@ class MeasurementRecord(SQLModel, table=True):
     protocol: str | None = Field(default=None, max_length=64)
     kind: str = Field(max_length=32)
     value: float | None = None
+    decimals: int | None = Field(default=None, sa_type=sa.SmallInteger)
+    """Digits after the decimal point the device (or the nurse) reported; None for rows
+    stored before 0006 (precision unknown: the float is printed as it is)."""
     unit: str = Field(max_length=16)
     loinc: str | None = Field(default=None, max_length=16)
     special: str | None = Field(default=None, max_length=16)

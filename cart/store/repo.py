@@ -121,6 +121,7 @@ def to_measurement(row: MeasurementRecord) -> Measurement:
         user_id=row.user_id,
         context=dict(row.context),
         device=DeviceIdentity(**row.device) if row.device else None,
+        decimals=row.decimals,
     )
 
 
@@ -1004,6 +1005,7 @@ def _record(
         protocol=protocol,
         kind=m.kind.value,
         value=m.value,
+        decimals=m.decimals,
         unit=m.unit,
         loinc=m.loinc,
         special=m.special.value if m.special else None,

@@ -829,10 +829,14 @@ async function keypadSubmit(event) {
     setError($("keypad-error"), t("keypad.empty"));
     return;
   }
+  // the digits typed after the point are the precision ("92.0" is not "92"); a JSON
+  // number cannot carry them, so they travel as `decimals`
+  const point = keypad.text.indexOf(".");
   const res = await api("POST", `/screenings/${state.screening.id}/measurements`, {
     kind: keypad.kind,
     value,
     unit: UNITS[keypad.kind],
+    decimals: point < 0 ? 0 : keypad.text.length - point - 1,
   });
   if (res.status === 201) {
     keypadClose(res.data);

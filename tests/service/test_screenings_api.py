@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import text
 
@@ -308,7 +309,9 @@ async def test_manual_entry_is_flagged_and_checked(idle):
     assert body["flags"] == ["manual_entry"]
     assert body["device_id"] is None
     inches = (await enter(client, sid, "body_height", 65, "in")).json()
-    assert (inches["value"], inches["original"]) == (165.1, {"value": 65.0, "unit": "[in_i]"})
+    # whole inches typed (2.54 cm steps): whole centimetres, not 165.1
+    assert (inches["value"], inches["original"]) == (165.0, {"value": 65.0, "unit": "[in_i]"})
+    assert inches["decimals"] == 0
 
     implausible = await enter(client, sid, "body_weight", 900, "kg")
     assert implausible.status_code == 422
@@ -334,6 +337,34 @@ async def test_manual_entry_is_flagged_and_checked(idle):
         m["kind"] for m in (await client.get(f"{API}/screenings/{sid}")).json()["measurements"]
     ]
     assert kinds == ["waist_circumference", "body_height"]
+
+
+async def test_manual_entry_keeps_the_precision_typed(idle):
+    _, client = idle
+    sid = await new_screening(client)
+    url = f"{API}/screenings/{sid}/measurements"
+
+    async def typed(value: float, unit: str, **extra: int) -> httpx.Response:
+        body = {"kind": "waist_circumference", "value": value, "unit": unit, **extra}
+        return await client.post(url, json=body)
+
+    # "92.0" typed on the keypad: JSON says 92.0 = 92, so the kiosk sends the digits
+    assert ((await typed(92.0, "cm", decimals=1)).json()["decimals"]) == 1
+    assert ((await typed(92.5, "cm")).json()["decimals"]) == 1  # omitted: fewest digits
+    assert ((await typed(92, "cm")).json()["decimals"]) == 0
+    inches = (await typed(36.2, "in", decimals=1)).json()  # 0.1 in = 0.254 cm: 1 decimal
+    assert (inches["value"], inches["decimals"]) == (91.9, 1)
+    too_few = await typed(92.25, "cm", decimals=1)
+    assert too_few.status_code == 422
+    assert too_few.json()["detail"][0]["loc"] == ["body", "decimals"]
+    assert (await typed(92, "cm", decimals=7)).status_code == 422
+    stored = (await client.get(f"{API}/screenings/{sid}")).json()["measurements"]
+    assert [(m["value"], m["decimals"]) for m in stored] == [
+        (92.0, 1),
+        (92.5, 1),
+        (92.0, 0),
+        (91.9, 1),
+    ]
 
 
 # --------------------------------------------------------------------------- classify + complete

@@ -489,14 +489,16 @@ def _manual(
     if row.status == ScreeningStatus.COMPLETED:
         raise _completed(screening_id)
     try:
-        measurement = Measurement.create(body.kind, body.value, body.unit)
+        measurement = Measurement.create(
+            body.kind, body.value, body.unit, decimals=body.typed_decimals()
+        )
         check_plausible([measurement])
     except ImplausibleValue as exc:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT, [problem(exc, field="value")]
         ) from None
     except ValidationError as exc:
-        field = "unit" if exc.field == "unit" else "value"
+        field = exc.field if exc.field in ("unit", "decimals") else "value"
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT, [problem(exc, field=field)]
         ) from None
