@@ -182,7 +182,10 @@ def average_readings(
         if required is not None:
             context["required"] = str(required)
         out.append(
-            Measurement.create(kind, _mean(numbers), flags=flags, context=context, device=device)
+            # the mean is rounded half up to 0.1 (_mean): one decimal is its precision
+            Measurement.create(
+                kind, _mean(numbers), flags=flags, context=context, device=device, decimals=1
+            )
         )
     return out
 

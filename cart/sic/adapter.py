@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import Any, ClassVar
 
+from cart.sic import fhirjson
 from cart.sic.fhir import build_bundle
 from cart.sic.model import GatewayIdentity, ScreeningExport
 
@@ -75,7 +76,7 @@ class FhirTransactionAdapter(SicAdapter):
         return self.request_for(self.bundle(export))
 
     def request_for(self, bundle: Mapping[str, Any]) -> OutboundRequest:
-        content = json.dumps(bundle, ensure_ascii=False, separators=(",", ":")).encode()
+        content = fhirjson.dumps(bundle)  # decimals with the device's digits (72.50)
         return OutboundRequest(
             method="POST",
             path="",

@@ -59,6 +59,7 @@ from cart.classify.rules import dec
 from cart.classify.tables import URGENT_GLUCOSE_HIGH, URGENT_GLUCOSE_LOW
 from cart.measurement import KIND_INFO, MeasurementKind
 from cart.sic import codes as C
+from cart.sic.fhirjson import quantity_value
 from cart.sic.model import (
     ExportMeasurement,
     ExportPatient,
@@ -110,10 +111,6 @@ def _dt(value: datetime, zone: tzinfo) -> str:
     """FHIR dateTime with the cart zone's offset; naive datetimes are wall time there."""
     aware = value.astimezone(zone) if value.tzinfo is not None else value.replace(tzinfo=zone)
     return aware.isoformat(timespec="seconds")
-
-
-def _num(value: float) -> float | int:
-    return int(value) if float(value).is_integer() else value
 
 
 class _Builder:
@@ -594,6 +591,9 @@ def _derived_bmi(rows: Sequence[ExportMeasurement]) -> ExportMeasurement | None:
         reading_id=f"bmi:{w.reading_id}:{h.reading_id}",
         kind="bmi",
         value=round(w.value / (h.value / 100) ** 2, 1),
+        # one decimal, as scales and the classifier (NOM-008, rounded half up) report BMI;
+        # more would claim a precision the weight and height do not carry
+        decimals=1,
         unit="kg/m2",
         loinc=None,
         special=None,
@@ -752,7 +752,7 @@ def _value(m: ExportMeasurement) -> Resource:
     if m.value is not None:
         return {
             "valueQuantity": {
-                "value": _num(m.value),
+                "value": quantity_value(m.value, m.decimals),
                 "unit": C.UCUM_DISPLAY.get(m.unit, m.unit),
                 "system": C.UCUM,
                 "code": m.unit,

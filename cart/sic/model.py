@@ -64,6 +64,8 @@ class ExportMeasurement:
     flags: tuple[str, ...]
     received_at: datetime
     """Aware UTC: when the cart received the reading."""
+    decimals: int | None = None
+    """Digits after the decimal point the device reported (None: unknown, older rows)."""
     measured_at: datetime | None = None
     """When it was measured: aware, corrected by the device clock's offset."""
     device_time: datetime | None = None
@@ -151,6 +153,7 @@ def _measurement(r: MeasurementRecord) -> ExportMeasurement:
         reading_id=r.reading_id,
         kind=r.kind,
         value=r.value,
+        decimals=r.decimals,
         unit=r.unit,
         loinc=r.loinc,
         special=r.special,

@@ -83,15 +83,26 @@ def _readings(index: int) -> list[_Reading]:
     readings = [
         _Reading(
             [
-                Measurement.create("body_weight", 70.5 + index % 30, "kg", device=scale),
-                Measurement.create("body_height", 160.0 + index % 25, "cm", device=scale),
-                Measurement.create("bmi", 27.3, "kg/m2", device=scale),
+                # a 0.05 kg scale prints 70.50: the FHIR value keeps both digits
+                Measurement.create(
+                    "body_weight", 70.5 + index % 30, "kg", device=scale, decimals=2
+                ),
+                Measurement.create(
+                    "body_height", 160.0 + index % 25, "cm", device=scale, decimals=1
+                ),
+                Measurement.create("bmi", 27.3, "kg/m2", device=scale, decimals=1),
             ],
             "bascula",
             "tanita.line",
             [RawEntry("tanita.line", b"{0,16,~0,1,Wk,72.4,Hm,170.5,MI,24.9}")],
         ),
-        _Reading([Measurement.create("waist_circumference", 92.0, "cm")], None, None, [], True),
+        _Reading(  # typed "92.0"
+            [Measurement.create("waist_circumference", 92.0, "cm", decimals=1)],
+            None,
+            None,
+            [],
+            True,
+        ),
     ]
     cuff = DeviceIdentity("baumanometro", "A&D", "UA-651BLE", f"5{index:09d}")
     stamp = datetime(2026, 11, 23, 9, 0, 0, tzinfo=_CDMX) + timedelta(minutes=index % 600)
@@ -102,7 +113,8 @@ def _readings(index: int) -> list[_Reading]:
             _Reading(
                 [
                     Measurement.create(kind, value, "mmHg" if kind != "pulse_rate" else "bpm",
-                                       measured_at=at, flags=flags, device=cuff, sequence=n)
+                                       measured_at=at, flags=flags, device=cuff, sequence=n,
+                                       decimals=0)
                     for kind, value in (("systolic_pressure", sys_), ("diastolic_pressure", dia),
                                         ("mean_arterial_pressure", mean), ("pulse_rate", pulse))
                 ],
@@ -118,7 +130,7 @@ def _readings(index: int) -> list[_Reading]:
                 Measurement.create(
                     "glucose", 6.1, "mmol/L", measured_at=stamp - timedelta(minutes=5),
                     context={"meal": "fasting", "sample": "capillary_whole_blood"},
-                    device=meter, sequence=index,
+                    device=meter, sequence=index, decimals=1,  # 6.1 mmol/L -> 110 mg/dL
                 )
             ],
             "glucometro",

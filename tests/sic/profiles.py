@@ -6,6 +6,8 @@ from typing import Any
 
 import httpx
 
+from cart.sic.fhirjson import dumps
+
 VITAL_SIGNS = "http://hl7.org/fhir/StructureDefinition/vitalsigns"
 BY_LOINC = {
     "85354-9": "http://hl7.org/fhir/StructureDefinition/bp",
@@ -43,7 +45,9 @@ def problems(base_url: str, bundle: dict[str, Any]) -> list[str]:
         response = httpx.post(
             f"{base_url}/$validate-profile",
             params=[("profile", p) for p in profiles],
-            json=resource,
+            # the bytes the cart sends (decimals written with the device's digits)
+            content=dumps(resource),
+            headers={"Content-Type": "application/fhir+json"},
             timeout=30,
         )
         response.raise_for_status()
