@@ -111,7 +111,8 @@ def decode(frame: bytes) -> Decoded:
                 value,
                 MASS_UNITS[unit],
                 flags=flags,
-                decimals=decimals_of(data),  # the digits the scale printed: 70.50 -> 2
+                # the digits the scale printed (as parsed: spaces dropped): 70.50 -> 2
+                decimals=decimals_of(data.replace(" ", "")),
             ),
         )
     elif unit in COUNT_UNITS or header == "QT":

@@ -268,13 +268,31 @@ def _coerce(value: MedFloatLike, fmt: _Format) -> MedFloat:
             return _coerce(Special.NAN.value, fmt)
         if math.isinf(value):
             return _coerce((Special.POS_INF if value > 0 else Special.NEG_INF).value, fmt)
-        value = Decimal(repr(value))
+        return _from_decimal(Decimal(repr(value)), fmt)  # a float has no precision to keep
     exact = Decimal(value)
     if not exact.is_finite():
         if exact.is_nan():
             return _coerce(Special.NAN.value, fmt)
         return _coerce((Special.POS_INF if exact > 0 else Special.NEG_INF).value, fmt)
+    if isinstance(value, Decimal | str):
+        kept = _with_own_exponent(exact, fmt)
+        if kept is not None:
+            return kept
     return _from_decimal(exact, fmt)
+
+
+def _with_own_exponent(exact: Decimal, fmt: _Format) -> MedFloat | None:
+    """A Decimal (or text) with digits after the point keeps them: ``Decimal("70.0")`` is
+    mantissa 700, exponent -1, not 70e0, since the exponent is the precision (PHD IG,
+    "IEEE 11073 FLOATs and SFLOATs": 2, 2.0 and 2.00 are different encodings). None when
+    that does not fit (then the nearest representation is used)."""
+    sign, digits, exponent = exact.as_tuple()
+    if not isinstance(exponent, int) or exponent >= 0 or exponent < fmt.exponent_min:
+        return None
+    mantissa = int("".join(map(str, digits)) or "0") * (-1 if sign else 1)
+    if abs(mantissa) > fmt.mantissa_max:
+        return None
+    return MedFloat(mantissa, exponent)
 
 
 def _from_decimal(exact: Decimal, fmt: _Format) -> MedFloat:
@@ -320,7 +338,8 @@ def _check_regular(mantissa: int, exponent: int, fmt: _Format) -> None:
 
 
 def sfloat(value: MedFloatLike) -> MedFloat:
-    """Coerce a number (exactly, rounding half away from zero only if it must), a special's name
+    """Coerce a number (exactly, rounding half away from zero only if it must; a Decimal or
+    text keeps its digits after the point when they fit: ``"70.0"`` -> 700e-1), a special's name
     (``"nan"``, ``"nres"``, ``"+inf"``, ``"-inf"``, ``"reserved"``) or a MedFloat into a
     valid SFLOAT. Raises ValueError if it cannot be represented."""
     return _coerce(value, _SFLOAT)

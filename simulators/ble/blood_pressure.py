@@ -124,7 +124,7 @@ class BloodPressureSimulator(MemoryPeripheral[StoredBloodPressure]):
                 mean_arterial_pressure=self._pressure(mean),
                 kpa=cfg.unit == "kPa",
                 time_stamp=stamp if cfg.with_time_stamp else None,
-                pulse_rate=None if pulse is None else sfloat(Decimal(repr(pulse))),
+                pulse_rate=None if pulse is None else sfloat(Decimal(repr(pulse)).normalize()),
                 user_id=user_id,
                 measurement_status=cfg.status,
             )
