@@ -26,6 +26,21 @@ def test_issue_acceptance_command_prints_body_weight():
     assert doc["protocol"] == "and.weighing"
     (m,) = doc["measurements"]
     assert (m["kind"], m["value"], m["unit"], m["loinc"]) == ("body_weight", 70.5, "kg", "29463-7")
+    assert m["decimals"] == 2  # "70.50": the JSON number cannot say it, the field does
+
+
+@pytest.mark.parametrize(
+    ("protocol", "payload", "value", "decimals"),
+    [
+        ("indicator.st_gs", r"ST,GS,+  70.0kg\r\n", 70.0, 1),  # a 0.1 kg scale
+        ("ble.blood_pressure", "0478005000ff074800", 120.0, 0),  # SFLOAT 120e0 mmHg
+        ("ble.glucose_measurement", "020100ea070b1709000062b011", 98.0, 0),  # 98e-5 kg/L
+    ],
+)
+def test_decode_json_says_the_devices_decimals(capsys, protocol, payload, value, decimals):
+    assert main(["decode", protocol, payload]) == 0
+    first = json.loads(capsys.readouterr().out)["measurements"][0]
+    assert (first["value"], first["decimals"]) == (value, decimals)
 
 
 def test_list_names_every_registered_id(capsys):
