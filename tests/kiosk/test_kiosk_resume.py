@@ -128,7 +128,7 @@ def test_a_restarted_service_brings_the_nurse_back(tmp_path: Path) -> None:
             page.get_by_text("En ayuno (8 horas o más)").click()
             start(page)
             page.get_by_role("button", name="Capturar cintura").click()
-            keypad(page, "91")
+            keypad(page, "91.0")  # the kiosk shows 91; the digit typed is kept as precision
         with serve(tmp_path, "--simulate", "--fast", port=port) as (base, _):
             reload_kiosk(page)  # sessions end with the service: the nurse signs in again
             expect(page.locator("#patient-name")).to_have_text("Rosa Martínez López")
@@ -146,4 +146,6 @@ def test_a_restarted_service_brings_the_nurse_back(tmp_path: Path) -> None:
             saved = api(base).get(f"{base}/api/v1/screenings/1", timeout=10).json()
             assert saved["status"] == "completed"
             assert saved["glucose_context"] == "fasting"
+            (waist_row,) = [m for m in saved["measurements"] if m["kind"] == "waist_circumference"]
+            assert (waist_row["value"], waist_row["decimals"]) == (91.0, 1)
             assert not page.errors, page.errors
