@@ -45,13 +45,21 @@ Service 1.0 and Body Composition Service 1.0; RonanB96/bluetooth-sig-python
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Final
 
 from cart.errors import ValidationError
-from cart.measurement import Measurement, MeasurementKind, Special
+from cart.measurement import (
+    KIND_INFO,
+    Measurement,
+    MeasurementKind,
+    Special,
+    convert,
+    converted_decimals,
+)
 from cart.protocols.base import Decoded, PayloadKind, ProtocolSpec
 from cart.protocols.ble_common import DateTime, Reader, check_uint, date_time_at, measurement
 
@@ -73,6 +81,7 @@ __all__ = [
     "parse_body_composition",
     "parse_weight_measurement",
     "parse_weight_scale_feature",
+    "with_feature_resolution",
 ]
 
 WEIGHT_MEASUREMENT_ID: Final = "ble.weight_measurement"
@@ -133,6 +142,43 @@ HEIGHT_RESOLUTIONS: Final[dict[int, tuple[float, float] | None]] = {
     2: (0.005, 0.5),
     3: (0.001, 0.1),
 }
+
+
+def with_feature_resolution(
+    measurements: Iterable[Measurement], feature: WeightScaleFeature
+) -> tuple[Measurement, ...]:
+    """The weight's and height's precision as the scale's Weight Scale Feature announces it.
+
+    A WSS scale sends every weight in 0.005 kg steps whatever its display resolution; the
+    feature's resolution (bits 3-6, 7-9) says how much the scale rounded (0.1 kg: 70.0
+    is sent as 14000 x 0.005). A value on that grid takes its decimals (in kg, or converted
+    from lb / in as :func:`cart.measurement.converted_decimals` says); one off the grid, or
+    "not specified", keeps the field's own step."""
+    out = []
+    for m in measurements:
+        if m.kind is _WEIGHT:
+            steps = WEIGHT_RESOLUTIONS.get(feature.weight_measurement_resolution)
+        elif m.kind is _HEIGHT:
+            steps = HEIGHT_RESOLUTIONS.get(feature.height_measurement_resolution)
+        else:
+            steps = None
+        out.append(m if steps is None or m.value is None else _at_resolution(m, steps))
+    return tuple(out)
+
+
+def _at_resolution(m: Measurement, steps: tuple[float, float]) -> Measurement:
+    assert m.value is not None
+    sent, unit = (m.original.value, m.original.unit) if m.original else (m.value, m.unit)
+    step = Decimal(repr(steps[unit in ("[lb_av]", "[in_i]")])).normalize()
+    if Decimal(repr(sent)) % step != 0:
+        return m  # not on the announced grid: the field's step is all that is known
+    exponent = step.as_tuple().exponent
+    assert isinstance(exponent, int)
+    places = max(0, -exponent)
+    if m.original is None:
+        return replace(m, decimals=places)
+    decimals = converted_decimals(places, unit, m.unit, KIND_INFO[m.kind].decimals)
+    return replace(m, value=round(convert(sent, unit, m.unit), decimals), decimals=decimals)
 
 
 def _scaled(raw: int, step: Decimal) -> float:

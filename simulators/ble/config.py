@@ -197,6 +197,8 @@ class WeightScaleConfig(MemoryOptions, DeviceOptions):
     """User index on a multi-user scale (0xFF = unknown user); None: field not sent."""
     imperial: bool = False
     """Send lb/in instead of kg/m."""
+    weight_resolution: int = 7
+    """Weight Scale Feature resolution code: 7 = 0.005 kg / 0.01 lb, 3 = 0.1 kg / 0.2 lb."""
     with_time_stamp: bool = True
     settle_s: float = 3.0
     """From the subscription (patient steps on) to the final weight."""
@@ -210,6 +212,8 @@ class WeightScaleConfig(MemoryOptions, DeviceOptions):
             raise ValueError("height_cm must be 30-250 or None")
         if self.user_id is not None and not 0 <= self.user_id <= 0xFF:
             raise ValueError("user_id must be 0-255 or None")
+        if not 0 <= self.weight_resolution <= 7:
+            raise ValueError("weight_resolution is a Weight Scale Feature code, 0-7")
         _check_non_negative(settle_s=self.settle_s)
         if self.disconnect_after_s is not None:
             _check_non_negative(disconnect_after_s=self.disconnect_after_s)

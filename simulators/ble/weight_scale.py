@@ -67,7 +67,7 @@ class WeightScaleSimulator(MemoryPeripheral[StoredWeight]):
             time_stamp_supported=cfg.with_time_stamp,
             multiple_users_supported=cfg.user_id is not None,
             bmi_supported=cfg.height_cm is not None,
-            weight_measurement_resolution=7,  # 0.005 kg / 0.01 lb
+            weight_measurement_resolution=cfg.weight_resolution,
             height_measurement_resolution=3 if cfg.height_cm is not None else 0,
         )
         return [

@@ -41,7 +41,9 @@ def by_kind(measurements: list[Measurement]) -> dict[MeasurementKind, float | No
 
 
 async def test_scale_reads_final_weight_height_and_bmi(ble: Any) -> None:
-    env = await ble(scale=WeightScaleConfig.fast(weight_kg=81.25, height_cm=172.0, user_id=2))
+    # a 0.05 kg scale (Weight Scale Feature resolution 4): its 81.25 keeps two decimals
+    scale = WeightScaleConfig.fast(weight_kg=81.25, height_cm=172.0, user_id=2, weight_resolution=4)
+    env = await ble(scale=scale)
     driver = env.scale_driver()
 
     measurements = await driver.measure(env.record)
@@ -50,6 +52,12 @@ async def test_scale_reads_final_weight_height_and_bmi(ble: Any) -> None:
     assert values[MeasurementKind.BODY_WEIGHT] == pytest.approx(81.25)
     assert values[MeasurementKind.BODY_HEIGHT] == pytest.approx(172.0)
     assert values[MeasurementKind.BMI] == pytest.approx(27.5)
+    decimals = {m.kind: m.decimals for m in measurements}
+    assert decimals == {
+        MeasurementKind.BODY_WEIGHT: 2,  # the feature's 0.05 kg, not the field's 0.005
+        MeasurementKind.BODY_HEIGHT: 1,  # 0.001 m = 0.1 cm
+        MeasurementKind.BMI: 1,
+    }
     assert {m.user_id for m in measurements} == {2}
     assert all(m.measured_at is not None for m in measurements)
     assert [f.protocol for f in driver.last_raw] == ["ble.weight_measurement"]

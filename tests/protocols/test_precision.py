@@ -28,6 +28,13 @@ from cart.protocols import (
     tanita_line,
 )
 from cart.protocols.ble_common import DateTime, medfloat_decimals
+from cart.protocols.ble_weight import (
+    WeightMeasurement,
+    WeightScaleFeature,
+    decode_weight_measurement,
+    encode_weight_measurement,
+    with_feature_resolution,
+)
 from cart.protocols.ieee11073 import (
     SFLOAT_NAN,
     MedFloat,
@@ -180,3 +187,31 @@ def test_modbus_register_scale_is_the_precision(number: tuple[Decimal, int]):
 def test_a_millimetre_rod_reports_tenths_of_a_centimetre(mm: int):
     m = _only(height_rod(with_status=False).decode([mm]))
     assert (m.value, m.decimals) == (mm / 10, 1)
+
+
+@given(st.integers(200, 2500), st.sampled_from([(1, 1), (3, 1), (4, 2), (6, 2), (7, 3)]))
+def test_ble_scale_weight_takes_the_feature_resolution(tenths: int, code_places: tuple[int, int]):
+    # WSS sends 0.005 kg steps; the Weight Scale Feature says the scale's own resolution
+    code, places = code_places
+    # tenths of a kg lie on every grid finer than 0.5 kg; the 0.5 kg scale gets halves
+    weight = tenths // 5 * 0.5 if code == 1 else tenths / 10
+    payload = encode_weight_measurement(WeightMeasurement(weight, False))
+    (m,) = with_feature_resolution(
+        decode_weight_measurement(payload).measurements,
+        WeightScaleFeature(weight_measurement_resolution=code),
+    )
+    assert (m.value, m.decimals) == (weight, places)
+
+
+def test_ble_scale_feature_resolution_in_pounds_and_off_grid():
+    feature = WeightScaleFeature(weight_measurement_resolution=3, height_measurement_resolution=3)
+    # 0.2 lb steps: 155.4 lb -> one decimal of lb -> hundredths of a kg
+    lb = decode_weight_measurement(encode_weight_measurement(WeightMeasurement(155.4, True)))
+    (weight,) = with_feature_resolution(lb.measurements, feature)
+    assert (weight.value, weight.decimals) == (70.49, 2)
+    # a value off the announced 0.1 kg grid keeps the field's 0.005 kg precision
+    odd = decode_weight_measurement(encode_weight_measurement(WeightMeasurement(70.05, False)))
+    assert [m.decimals for m in with_feature_resolution(odd.measurements, feature)] == [3]
+    # resolution "not specified": unchanged
+    plain = WeightScaleFeature()
+    assert with_feature_resolution(odd.measurements, plain) == odd.measurements

@@ -15,7 +15,10 @@ checked and skipped like a cuff's (see :mod:`cart.drivers.ble._base`).
 
 from __future__ import annotations
 
+import logging
 from typing import Final
+
+from bleak.exc import BleakError
 
 from cart.drivers.base import (
     Progress,
@@ -27,14 +30,23 @@ from cart.drivers.base import (
     emit,
 )
 from cart.drivers.ble._base import BleDriver, BleLink
+from cart.errors import ProtocolError
 from cart.measurement import Measurement, MeasurementKind
-from cart.protocols.ble_weight import decode_weight_measurement
+from cart.protocols.ble_weight import (
+    WeightScaleFeature,
+    decode_weight_measurement,
+    parse_weight_scale_feature,
+    with_feature_resolution,
+)
 
 __all__ = ["BleWeightScaleDriver"]
 
 WEIGHT_SCALE_SERVICE: Final = 0x181D
 WEIGHT_MEASUREMENT: Final = 0x2A9D
+WEIGHT_SCALE_FEATURE: Final = 0x2A9E
 PROTOCOL: Final = "ble.weight_measurement"
+
+_log = logging.getLogger(__name__)
 
 
 class BleWeightScaleDriver(BleDriver):
@@ -55,6 +67,7 @@ class BleWeightScaleDriver(BleDriver):
         measurement = link.require(WEIGHT_MEASUREMENT, "Weight Measurement")
         await link.subscribe(measurement, WEIGHT_MEASUREMENT)
         await self._sync_time(link)
+        feature = await self._read_feature(link)
         await emit(
             progress, Progress(ProgressStage.WAITING, self.device_id, "waiting for the patient")
         )
@@ -81,4 +94,22 @@ class BleWeightScaleDriver(BleDriver):
             raw.append(RawFrame(PROTOCOL, event.data))
             refusal = self._screen(decoded.measurements, check)
             if refusal is None:
-                return list(decoded.measurements)
+                if feature is None:
+                    return list(decoded.measurements)
+                # the scale's display resolution is the weight's precision (0.1 kg: 70.0)
+                return list(with_feature_resolution(decoded.measurements, feature))
+
+    async def _read_feature(self, link: BleLink) -> WeightScaleFeature | None:
+        """The Weight Scale Feature (0x2A9E, mandatory in WSS), best effort: without it
+        the weight keeps the 0.005 kg field's precision."""
+        assert link.client is not None
+        characteristic = link.characteristic(WEIGHT_SCALE_FEATURE)
+        if characteristic is None or "read" not in characteristic.properties:
+            return None
+        try:
+            return parse_weight_scale_feature(
+                bytes(await link.client.read_gatt_char(characteristic))
+            )
+        except (BleakError, TimeoutError, OSError, ProtocolError) as exc:
+            _log.info("%s: weight scale feature not read: %r", self.device_id, exc)
+            return None
