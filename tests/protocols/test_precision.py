@@ -21,6 +21,7 @@ from cart.protocols import (
     and_weighing,
     ble_blood_pressure,
     ble_glucose,
+    contour_astm,
     datascope_accutorr,
     freestyle_optium,
     indicator_st_gs,
@@ -215,3 +216,17 @@ def test_ble_scale_feature_resolution_in_pounds_and_off_grid():
     # resolution "not specified": unchanged
     plain = WeightScaleFeature()
     assert with_feature_resolution(odd.measurements, plain) == odd.measurements
+
+
+@given(written(1, 33, most=2), written(20, 600, most=0), st.booleans())
+def test_contour_result_keeps_the_digits_of_its_record(
+    mmol: tuple[Decimal, int], mg: tuple[Decimal, int], in_mmol: bool
+):
+    value, decimals = mmol if in_mmol else mg
+    unit = "mmol/L" if in_mmol else "mg/dL"
+    record = contour_astm.encode_result(1, format(value, "f"), WHEN, unit=unit)
+    m = _only(contour_astm.decode_record(record).measurements)
+    # mg/dL as printed (whole); mmol/L: 0.1 mmol/L is 1.8 mg/dL -> whole mg/dL, and a
+    # 0.01 mmol/L meter (0.18 mg/dL) -> tenths
+    expected = {0: 0, 1: 0, 2: 1}[decimals] if in_mmol else 0
+    assert m.decimals == expected == converted_decimals(decimals, unit, "mg/dL", 1)
