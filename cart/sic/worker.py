@@ -39,6 +39,7 @@ import json
 import logging
 import random
 import traceback
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -311,39 +312,52 @@ class SicWorker:
         """
         report = PassReport()
         after_id = 0
-        while True:
-            now = datetime.now(UTC)
-            page = await asyncio.to_thread(
-                self.store.outbox_due,
-                now,
-                after_id=after_id,
-                limit=max(self.policy.page_size, self.concurrency * self.batch_size),
-                destination=self.destination,
-            )
-            if not page:
-                break
-            # up to ``concurrency`` batches in flight, each of ``batch_size`` screenings
-            per_round = self.concurrency * self.batch_size
-            for start in range(0, len(page), per_round):
-                chunk = page[start : start + per_round]
-                after_id = chunk[-1].id or after_id
-                size = self.batch_size
-                batches = [chunk[i : i + size] for i in range(0, len(chunk), size)]
-                results = await asyncio.gather(*(self._deliver_batch(b) for b in batches))
-                stop: _Outcome | None = None
+        size = self.batch_size
+        # whole batches a page (at least the policy's page size)
+        limit = -(-max(self.policy.page_size, self.concurrency * size) // size) * size
+        queue: deque[list[OutboxEntry]] = deque()
+        running: dict[asyncio.Task[list[_Outcome | None]], list[OutboxEntry]] = {}
+        stop: _Outcome | None = None
+        exhausted = False
+        try:
+            while True:
+                if not queue and not exhausted and stop is None:  # read ahead a page
+                    page = await asyncio.to_thread(
+                        self.store.outbox_due,
+                        datetime.now(UTC),
+                        after_id=after_id,
+                        limit=limit,
+                        destination=self.destination,
+                    )
+                    exhausted = not page
+                    if page:
+                        after_id = page[-1].id or after_id
+                        queue.extend(page[i : i + size] for i in range(0, len(page), size))
+                # a sliding window: the next batch is claimed, loaded and built while
+                # the server works on the one before (``concurrency`` in flight)
+                while queue and stop is None and len(running) < self.concurrency:
+                    batch = queue.popleft()
+                    running[asyncio.create_task(self._deliver_batch(batch))] = batch
+                if not running:
+                    break
+                finished, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
                 done: list[tuple[OutboxEntry, _Outcome]] = []
-                for batch, outcomes in zip(batches, results, strict=True):
-                    for entry, outcome in zip(batch, outcomes, strict=True):
+                for task in finished:
+                    batch = running.pop(task)
+                    for entry, outcome in zip(batch, task.result(), strict=True):
                         if outcome is None:  # another worker holds it
                             continue
                         done.append((entry, outcome))
                         if outcome.kind in ("retry", "down") and stop is None:
                             stop = outcome
                 await self._record_all(done, report)
-                if stop is not None:
-                    report.pause = stop.delay
-                    self.last_pass = report
-                    return report
+        finally:
+            for task in running:  # a failed pass leaves nothing running behind it
+                task.cancel()
+            if running:
+                await asyncio.gather(*running, return_exceptions=True)
+        if stop is not None:
+            report.pause = stop.delay
         self.last_pass = report
         return report
 
