@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     """Entries per transaction when delivering in steps."""
     sic_concurrency: int = Field(default=1, ge=1, le=16)
     """Screenings (and steps of one screening) in flight at once."""
+    sic_batch_size: int = Field(default=20, ge=1, le=200)
+    """Pending screenings per transaction Bundle when a backlog drains (shared Patient,
+    Devices, Practitioners once per Bundle); 1 sends each screening on its own."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("timezone")

@@ -68,3 +68,32 @@ def test_tables_replace_only_their_blocks_and_are_idempotent(tmp_path):
     assert "sic_catchup" not in text  # absent benchmarks leave no invented rows
     main([str(data), str(readme)])
     assert readme.read_text() == text
+
+
+def test_the_sic_catch_up_row_per_server_says_whether_the_goal_is_met():
+    from scripts.readme_bench import performance
+
+    def run(batch: int, concurrency: int, rate: float, ratio: float) -> dict[str, object]:
+        return {
+            "batch": batch,
+            "concurrency": concurrency,
+            "screenings_per_s": rate,
+            "peak_rss_mb": 120.0,
+            "speedup_vs_per_resource": ratio,
+        }
+
+    sic = {
+        "screenings": 300,
+        "sekmet": {
+            "server": "sekmet-fhir",
+            "one_per_screening": run(1, 1, 30.0, 1.4),
+            "runs": [run(20, 1, 50.0, 2.3), run(20, 2, 60.0, 2.8)],
+            "meets_goal": False,
+        },
+    }
+    rows = [r for r in performance({"sic_catchup": sic}) if "SIC" in r]
+    assert rows == [
+        "| SIC catch-up of 300 screenings, sekmet-fhir | >= 5 x one request per resource | "
+        "60 screenings/s (20 per transaction, concurrency 2, peak RSS 120 MB): 2.8 x one "
+        "request per resource; one transaction per screening: 1.4 x | **no** |"
+    ]

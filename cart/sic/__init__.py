@@ -50,4 +50,5 @@ def worker_from_settings(
         delivery=settings.sic_delivery,
         step_size=settings.sic_step_size,
         concurrency=settings.sic_concurrency,
+        batch_size=settings.sic_batch_size,
     )

@@ -12,6 +12,7 @@ a lost answer) finds what is already there: exactly once, step by step.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -80,12 +81,20 @@ def _resolve(node: Any, ids: Mapping[str, str]) -> Any:
     return node
 
 
+def _codes(body: bytes) -> list[str]:
+    """The status code of each entry of an accepted transaction-response, in order."""
+    entries = json.loads(body).get("entry") or []
+    return [str((e.get("response") or {}).get("status", "")).split(" ")[0] for e in entries]
+
+
 @dataclass
 class StepResult:
     created: int = 0
     existing: int = 0
     locations: list[str] = field(default_factory=list)
     requests: int = 0
+    answered: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """fullUrl -> (status code, ``Type/id``) of every entry the server took."""
     failed: httpx.Response | None = None
     """The first answer that was not a 2xx: the worker classifies it like a whole Bundle's."""
 
@@ -147,8 +156,12 @@ async def deliver_in_steps(
             result.locations += locations
             if len(locations) != len(chunk):
                 raise UnexpectedResponse("a transaction-response without one location per entry")
-            for entry, location in zip(chunk, locations, strict=True):
+            codes = _codes(response.content)
+            if len(codes) != len(chunk):
+                raise UnexpectedResponse("a transaction-response without one answer per entry")
+            for entry, location, code in zip(chunk, locations, codes, strict=True):
                 ids[entry["fullUrl"]] = location
+                result.answered[entry["fullUrl"]] = (code, location)
         if result.failed is not None:
             return result
     return result

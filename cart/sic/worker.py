@@ -4,9 +4,13 @@ Delivery is at-least-once on the wire and exactly-once in effect: an entry is ma
 sent only after the destination answered 2xx, and every resource is a conditional
 create, so a resend after a crash or a lost response returns the existing resources.
 
-One transaction per screening where the server takes it; ``delivery="auto"`` switches
-to steps (:mod:`cart.sic.steps`) the first time the server refuses a transaction for
-its size, ``"steps"`` always uses them. ``concurrency`` screenings go at once.
+One transaction per ``batch_size`` pending screenings (:mod:`cart.sic.merge`: shared
+resources once, every entry still a conditional create) where the server takes it;
+a batch refused for its size is halved, and ``delivery="auto"`` switches to steps
+(:mod:`cart.sic.steps`) when even one screening is refused, ``"steps"`` always uses
+them. ``concurrency`` batches go at once. A batch is all-or-nothing in the outbox:
+every screening of it is marked sent when the server took the whole, none otherwise;
+a 4xx sends each screening again on its own so only the one at fault is parked.
 
 How each answer is handled::
 
@@ -31,9 +35,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import random
 import traceback
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -49,9 +55,10 @@ from cart.sic.adapter import (
     SicAdapter,
     UnexpectedResponse,
 )
+from cart.sic.merge import Merged, answers, merge_bundles, split_summary
 from cart.sic.model import MappingError, ScreeningExport
 from cart.sic.status import WorkerState, WorkerStatus, describe_error
-from cart.sic.steps import deliver_in_steps, refuses_size
+from cart.sic.steps import StepResult, deliver_in_steps, refuses_size
 from cart.store import Store
 from cart.store.models import OutboxEntry
 from cart.store.repo import SIC_DESTINATION
@@ -156,6 +163,7 @@ class SicWorker:
         delivery: str = "auto",
         step_size: int = 8,
         concurrency: int = 1,
+        batch_size: int = 1,
     ) -> None:
         self.store = store
         self.adapter = adapter
@@ -183,6 +191,10 @@ class SicWorker:
         self.step_size = max(1, step_size)
         self.concurrency = max(1, concurrency)
         """Screenings in flight at once (and chunks of one step)."""
+        self.batch_size = max(1, batch_size)
+        """Screenings per transaction (:mod:`cart.sic.merge`); halved for good when the
+        server refuses a batch's size, back to this when steps take over."""
+        self._batch_setting = self.batch_size
         self._first_phase = asyncio.Lock()
         parts = urlsplit(self.base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -300,47 +312,92 @@ class SicWorker:
         """
         report = PassReport()
         after_id = 0
-        while True:
-            now = datetime.now(UTC)
-            page = await asyncio.to_thread(
-                self.store.outbox_due,
-                now,
-                after_id=after_id,
-                limit=self.policy.page_size,
-                destination=self.destination,
-            )
-            if not page:
-                break
-            for start in range(0, len(page), self.concurrency):
-                batch = page[start : start + self.concurrency]
-                after_id = batch[-1].id or after_id
-                outcomes = await asyncio.gather(*(self._deliver(e) for e in batch))
-                stop: _Outcome | None = None
-                for entry, outcome in zip(batch, outcomes, strict=True):
-                    if outcome is None:  # another worker holds it
-                        continue
-                    await self._record(entry, outcome, report)
-                    if outcome.kind in ("retry", "down") and stop is None:
-                        stop = outcome
-                if stop is not None:
-                    report.pause = stop.delay
-                    self.last_pass = report
-                    return report
+        size = self.batch_size
+        # whole batches a page (at least the policy's page size)
+        limit = -(-max(self.policy.page_size, self.concurrency * size) // size) * size
+        queue: deque[list[OutboxEntry]] = deque()
+        running: dict[asyncio.Task[list[_Outcome | None]], list[OutboxEntry]] = {}
+        stop: _Outcome | None = None
+        exhausted = False
+        try:
+            while True:
+                if not queue and not exhausted and stop is None:  # read ahead a page
+                    page = await asyncio.to_thread(
+                        self.store.outbox_due,
+                        datetime.now(UTC),
+                        after_id=after_id,
+                        limit=limit,
+                        destination=self.destination,
+                    )
+                    exhausted = not page
+                    if page:
+                        after_id = page[-1].id or after_id
+                        queue.extend(page[i : i + size] for i in range(0, len(page), size))
+                # a sliding window: the next batch is claimed, loaded and built while
+                # the server works on the one before (``concurrency`` in flight)
+                while queue and stop is None and len(running) < self.concurrency:
+                    batch = queue.popleft()
+                    running[asyncio.create_task(self._deliver_batch(batch))] = batch
+                if not running:
+                    break
+                finished, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                done: list[tuple[OutboxEntry, _Outcome]] = []
+                for task in finished:
+                    batch = running.pop(task)
+                    for entry, outcome in zip(batch, task.result(), strict=True):
+                        if outcome is None:  # another worker holds it
+                            continue
+                        done.append((entry, outcome))
+                        if outcome.kind in ("retry", "down") and stop is None:
+                            stop = outcome
+                await self._record_all(done, report)
+        finally:
+            for task in running:  # a failed pass leaves nothing running behind it
+                task.cancel()
+            if running:
+                await asyncio.gather(*running, return_exceptions=True)
+        if stop is not None:
+            report.pause = stop.delay
         self.last_pass = report
         return report
 
-    async def _deliver(self, entry: OutboxEntry) -> _Outcome | None:
-        assert entry.id is not None
+    async def _deliver_batch(self, entries: list[OutboxEntry]) -> list[_Outcome | None]:
+        """Claim, load and send ``entries`` (one transaction when there are several);
+        one outcome per entry, None for an entry another worker holds."""
         now = datetime.now(UTC)
         lease = now + timedelta(seconds=self.policy.lease)
-        claimed = await asyncio.to_thread(self.store.outbox_claim, entry.id, now, lease)
-        if not claimed:
-            return None
+        ids = [e.id for e in entries if e.id is not None]
+        claimed = await asyncio.to_thread(self.store.outbox_claim_many, ids, now, lease)
+        mine = [e for e in entries if e.id in claimed]
+        rows = await asyncio.to_thread(self.store.screenings_rows, [e.screening_id for e in mine])
+        outcomes: dict[int, _Outcome] = {}
+        ready: list[tuple[OutboxEntry, ScreeningExport]] = []
+        for entry in mine:
+            assert entry.id is not None
+            try:
+                found = rows.get(entry.screening_id)
+                if found is None:
+                    raise MappingError(f"screening {entry.screening_id} no longer exists")
+                export = ScreeningExport.from_rows(found)
+                if not isinstance(self.adapter, FhirTransactionAdapter):
+                    self.adapter.render(export)  # a mapping error shows now, alone
+                ready.append((entry, export))
+            except MappingError as exc:
+                outcomes[entry.id] = _Outcome("rejected", f"not sent: {exc.message}", None, None)
+        if len(ready) > 1 and isinstance(self.adapter, FhirTransactionAdapter):
+            sent = await self._send_merged(self.adapter, [x for _, x in ready])
+            for (entry, _), outcome in zip(ready, sent, strict=True):
+                assert entry.id is not None
+                outcomes[entry.id] = outcome
+        else:
+            for entry, export in ready:
+                assert entry.id is not None
+                outcomes[entry.id] = await self._send_one(export)
+        return [outcomes.get(e.id) if e.id is not None else None for e in entries]
+
+    async def _send_one(self, export: ScreeningExport) -> _Outcome:
+        """One screening: one transaction, or steps when the server refuses its size."""
         try:
-            rows = await asyncio.to_thread(self.store.screening_rows, entry.screening_id)
-            if rows is None:
-                raise MappingError(f"screening {entry.screening_id} no longer exists")
-            export = ScreeningExport.from_rows(rows)
             request = self.adapter.render(export)
         except MappingError as exc:
             return _Outcome("rejected", f"not sent: {exc.message}", None, None)
@@ -353,24 +410,102 @@ class SicWorker:
                 and isinstance(self.adapter, FhirTransactionAdapter)
                 and refuses_size(response.status_code, response.content)
             ):
-                if self.delivery == "auto":
-                    log.info(
-                        "sic: the destination refused a %d-byte transaction (HTTP %s): "
-                        "delivering in steps of %d from now on",
-                        len(request.content),
-                        response.status_code,
-                        self.step_size,
-                    )
-                    self.delivery = "steps"
+                self._switch_to_steps(len(request.content), response.status_code)
                 return await self._deliver_in_steps(self.adapter, export)
-        except httpx.TimeoutException as exc:
+        except httpx.TransportError as exc:
+            return self._network_outcome(exc)
+        return self._classify(response)
+
+    def _switch_to_steps(self, size: int, status: int) -> None:
+        if self.delivery != "auto":
+            return
+        log.info(
+            "sic: the destination refused a %d-byte transaction (HTTP %s): "
+            "delivering in steps of %d from now on",
+            size,
+            status,
+            self.step_size,
+        )
+        self.delivery = "steps"
+        self.batch_size = self._batch_setting  # steps of a batch take fewer requests
+
+    def _network_outcome(self, exc: httpx.TransportError) -> _Outcome:
+        if isinstance(exc, httpx.TimeoutException):
             if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
                 return self._down(f"cannot reach the destination: {type(exc).__name__}")
             return self._retry(f"no answer in {self.policy.timeout:g} s ({type(exc).__name__})")
+        # refused, reset, or the answer lost after the server got the request
+        return self._down(f"network error: {type(exc).__name__}: {exc}")
+
+    async def _send_merged(
+        self, adapter: FhirTransactionAdapter, exports: list[ScreeningExport]
+    ) -> list[_Outcome]:
+        """Several screenings in one transaction (or one delivery in steps).
+
+        All-or-nothing for the outbox: every screening is sent when the server took the
+        whole, none when it did not. A 4xx names no screening, so each is then sent on
+        its own and only the one at fault is parked; a size refusal halves the batch.
+        """
+        try:
+            bundles = [adapter.bundle(x) for x in exports]
+        except MappingError:  # one of them: find it alone
+            return [await self._send_one(x) for x in exports]
+        merged = merge_bundles(bundles)
+        try:
+            if self.delivery == "steps":
+                return await self._merged_in_steps(adapter, exports, merged)
+            request = adapter.request_for(merged.bundle)
+            response = await self._send(request)
+            if self.delivery != "transaction" and refuses_size(
+                response.status_code, response.content
+            ):
+                if len(exports) > 1 and self.batch_size > 1:
+                    self.batch_size = max(1, min(self.batch_size, len(exports)) // 2)
+                    log.info("sic: a batch was refused for its size: %d a batch", self.batch_size)
+                    half = len(exports) // 2
+                    first = await self._send_merged(adapter, exports[:half])
+                    second = await self._send_merged(adapter, exports[half:])
+                    return [*first, *second]
+                self._switch_to_steps(len(request.content), response.status_code)
+                return await self._merged_in_steps(adapter, exports, merged)
         except httpx.TransportError as exc:
-            # refused, reset, or the answer lost after the server got the request
-            return self._down(f"network error: {type(exc).__name__}: {exc}")
-        return self._classify(response)
+            outcome = self._network_outcome(exc)
+            return [outcome] * len(exports)
+        outcome = self._classify(response)
+        if outcome.kind == "rejected":
+            return [await self._send_one(x) for x in exports]
+        if outcome.kind != "sent":
+            return [outcome] * len(exports)
+        try:
+            answered = answers(merged.bundle, json.loads(response.content))
+        except (ValueError, AttributeError):
+            answered = {}
+        if len(answered) != len(merged.bundle["entry"]):  # never guess who got through
+            return [self._down("unexpected answer: not one answer per entry")] * len(exports)
+        return self._shares(merged, len(exports), answered, outcome.status)
+
+    async def _merged_in_steps(
+        self, adapter: FhirTransactionAdapter, exports: list[ScreeningExport], merged: Merged
+    ) -> list[_Outcome]:
+        result = await self._steps(adapter, merged.bundle)
+        if isinstance(result, _Outcome):
+            if result.kind == "rejected" and len(exports) > 1:
+                return [await self._send_one(x) for x in exports]
+            return [result] * len(exports)
+        return self._shares(merged, len(exports), result.answered, 200)
+
+    def _shares(
+        self,
+        merged: Merged,
+        count: int,
+        answered: Mapping[str, tuple[str, str]],
+        status: int | None,
+    ) -> list[_Outcome]:
+        self._failures = 0
+        return [
+            _Outcome("sent", status=status, detail=share)
+            for share in split_summary(merged, count, answered)
+        ]
 
     async def _send(self, request: OutboundRequest) -> httpx.Response:
         return await self._http().request(
@@ -383,12 +518,23 @@ class SicWorker:
     async def _deliver_in_steps(
         self, adapter: FhirTransactionAdapter, export: ScreeningExport
     ) -> _Outcome:
-        async def send(bundle: Mapping[str, Any]) -> httpx.Response:
-            return await self._send(adapter.request_for(bundle))
+        result = await self._steps(adapter, adapter.bundle(export))
+        if isinstance(result, _Outcome):
+            return result
+        self._failures = 0
+        return _Outcome("sent", status=200, detail=result.summary())
+
+    async def _steps(
+        self, adapter: FhirTransactionAdapter, bundle: Mapping[str, Any]
+    ) -> StepResult | _Outcome:
+        """Deliver ``bundle`` in steps: the result, or the outcome of the step that failed."""
+
+        async def send(part: Mapping[str, Any]) -> httpx.Response:
+            return await self._send(adapter.request_for(part))
 
         try:
             result = await deliver_in_steps(
-                adapter.bundle(export),
+                bundle,
                 send,
                 adapter.accepted,
                 step_size=self.step_size,
@@ -399,8 +545,7 @@ class SicWorker:
             return self._down(f"unexpected answer: {exc}")
         if result.failed is not None:
             return self._classify(result.failed)
-        self._failures = 0
-        return _Outcome("sent", status=200, detail=result.summary())
+        return result
 
     def _classify(self, response: httpx.Response) -> _Outcome:
         status = response.status_code
@@ -437,6 +582,29 @@ class SicWorker:
         return _Outcome(
             "retry", message, status, None, self.policy.backoff(self._failures, self._rng)
         )
+
+    async def _record_all(
+        self, done: list[tuple[OutboxEntry, _Outcome]], report: PassReport
+    ) -> None:
+        """Write the outcomes: the sent ones of a round in one database transaction."""
+        sent = [(e, o) for e, o in done if o.kind == "sent"]
+        if sent:
+            rows = [(e.id, o.status, o.detail) for e, o in sent if e.id is not None]
+            await asyncio.to_thread(self.store.outbox_sent_many, rows)
+            for entry, outcome in sent:
+                detail = outcome.detail or {}
+                report.sent += 1
+                report.created += int(detail.get("created", 0))
+                report.existing += int(detail.get("existing", 0))
+                log.info(
+                    "sic: screening %s delivered (%s created, %s already there)",
+                    entry.screening_id,
+                    detail.get("created"),
+                    detail.get("existing"),
+                )
+        for entry, outcome in done:
+            if outcome.kind != "sent":
+                await self._record(entry, outcome, report)
 
     async def _record(self, entry: OutboxEntry, outcome: _Outcome, report: PassReport) -> None:
         assert entry.id is not None

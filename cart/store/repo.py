@@ -688,6 +688,46 @@ class Store:
             )
             return ScreeningRows(screening, patient, rows, users)
 
+    def screenings_rows(self, screening_ids: Sequence[int]) -> dict[int, ScreeningRows]:
+        """:meth:`screening_rows` of several screenings in one transaction and four queries
+        (the catch-up's batches; one at a time it is three queries a screening)."""
+        wanted = list(dict.fromkeys(screening_ids))
+        if not wanted:
+            return {}
+        with self.session() as s:
+            found = list(s.exec(select(Screening).where(col(Screening.id).in_(wanted))))
+            pids = {r.patient_id for r in found if r.patient_id is not None}
+            patients = (
+                {p.id: p for p in s.exec(select(Patient).where(col(Patient.id).in_(pids)))}
+                if pids
+                else {}
+            )
+            readings: dict[int, list[MeasurementRecord]] = {}
+            for m in s.exec(
+                select(MeasurementRecord)
+                .where(col(MeasurementRecord.screening_id).in_(wanted))
+                .order_by(col(MeasurementRecord.id))
+            ):
+                readings.setdefault(m.screening_id, []).append(m)
+            named: set[int] = set()
+            for r in found:
+                named |= {r.opened_by, r.completed_by} - {None}  # type: ignore[arg-type]
+            named |= {m.recorded_by for ms in readings.values() for m in ms} - {None}  # type: ignore[arg-type]
+            users = (
+                {u.id: u for u in s.exec(select(User).where(col(User.id).in_(named))) if u.id}
+                if named
+                else {}
+            )
+        out: dict[int, ScreeningRows] = {}
+        for r in found:
+            assert r.id is not None
+            rows = readings.get(r.id, [])
+            ids = {r.opened_by, r.completed_by, *(m.recorded_by for m in rows)}
+            mine = {i: users[i] for i in ids if i is not None and i in users}
+            patient = patients.get(r.patient_id) if r.patient_id is not None else None
+            out[r.id] = ScreeningRows(r, patient, rows, mine)
+        return out
+
     # ------------------------------------------------------------------ outbox
 
     def outbox_due(
@@ -735,6 +775,53 @@ class Store:
             claimed = s.exec(stmt).rowcount == 1
             s.commit()
             return bool(claimed)
+
+    def outbox_claim_many(
+        self, entry_ids: Sequence[int], now: datetime, lease_until: datetime
+    ) -> set[int]:
+        """:meth:`outbox_claim` for several entries in one transaction; the ids taken."""
+        taken: set[int] = set()
+        with self.session() as s:
+            for entry_id in entry_ids:
+                stmt = (
+                    update(OutboxEntry)
+                    .where(
+                        col(OutboxEntry.id) == entry_id,
+                        col(OutboxEntry.status) == OutboxStatus.PENDING,
+                        or_(
+                            col(OutboxEntry.lease_until).is_(None),
+                            col(OutboxEntry.lease_until) <= now,
+                        ),
+                    )
+                    .values(lease_until=lease_until, last_attempt_at=now)
+                )
+                if s.exec(stmt).rowcount == 1:
+                    taken.add(entry_id)
+            s.commit()
+        return taken
+
+    def outbox_sent_many(
+        self, sent: Sequence[tuple[int, int | None, dict[str, Any] | None]]
+    ) -> None:
+        """:meth:`outbox_sent` for (entry id, status code, summary) of one accepted batch,
+        in one transaction: all of them or, if the database fails, none."""
+        now = utcnow()
+        with self.session() as s:
+            for entry_id, status_code, summary in sent:
+                s.exec(
+                    update(OutboxEntry)
+                    .where(col(OutboxEntry.id) == entry_id)
+                    .values(
+                        status=OutboxStatus.SENT,
+                        sent_at=now,
+                        lease_until=None,
+                        last_status_code=status_code,
+                        outcome=summary,
+                        attempts=OutboxEntry.attempts + 1,
+                        last_attempt_at=now,
+                    )
+                )
+            s.commit()
 
     def outbox_sent(
         self, entry_id: int, *, status_code: int | None, summary: dict[str, Any] | None

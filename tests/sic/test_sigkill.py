@@ -2,7 +2,8 @@
 
 Every screening must reach the FHIR server exactly once: the entry in flight when the
 process died is resent (its lease expires) and the server's conditional creates
-return what the dead process had already delivered.
+return what the dead process had already delivered. Screenings go in batches of 3 per
+transaction (``CART_SIC_BATCH_SIZE``): the outbox marks a batch sent whole or not at all.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ async def test_sigkill_mid_sync_then_restart_delivers_every_screening_once(
             "CART_DATABASE_URL": database_url,
             "CART_SIC_BASE_URL": proxy.base_url,
             "CART_LOG_LEVEL": "WARNING",
+            "CART_SIC_BATCH_SIZE": "3",
         }
         proc = await asyncio.create_subprocess_exec(
             str(CART), "sync", *KNOBS, env=env, stdout=asyncio.subprocess.DEVNULL,
@@ -50,6 +52,7 @@ async def test_sigkill_mid_sync_then_restart_delivers_every_screening_once(
         assert proc.returncode == -9
         at_kill = store.sync_status()
         assert 3 <= at_kill["sent"] < 20
+        assert at_kill["sent"] % 3 == 0  # whole batches: never a sibling of a failed one
         assert at_kill["pending"] == 20 - at_kill["sent"]
         await asyncio.sleep(1.2)  # the dead process's lease on its entry runs out
         restart = await asyncio.create_subprocess_exec(
