@@ -12,7 +12,7 @@ from typing import Any, Final
 
 from cart.errors import ConfigError
 
-__all__ = ["ROLE_NAMES_ES", "config_problem", "location_problem"]
+__all__ = ["ROLE_NAMES_ES", "config_problem", "identified_es", "location_problem"]
 
 ROLE_NAMES_ES: Final = {
     "scale": "báscula",
@@ -79,3 +79,26 @@ def config_problem(exc: ConfigError, entries: Sequence[Mapping[str, Any]]) -> st
         f"Revise las opciones de {who} (velocidad, mapa de registros, usuario del equipo): "
         "alguna no es válida"
     )
+
+
+#: how each family made itself known (cart.drivers.identify), for the page
+_HANDSHAKES_ES: Final = {
+    "and.weighing": "envía lecturas continuas en formato A&D",
+    "indicator.st_gs": "envía lecturas continuas de indicador (ST,GS)",
+    "tanita.line": "envía líneas de estación Tanita",
+    "contour.astm": "ofreció transferir sus datos (ENQ, protocolo ASTM)",
+    "datascope.accutorr": "respondió con el indicador del monitor (>)",
+    "onetouch.ultra2": "respondió a la consulta de versión (DM?)",
+    "onetouch.ultraeasy": "aceptó el reinicio del enlace",
+    "freestyle.optium": "respondió a la consulta de identidad ($colq)",
+    "taidoc.td42xx": "respondió a la consulta de modelo",
+    "modbus.rtu": "respondió a la lectura de registros Modbus",
+}
+
+
+def identified_es(driver: str, options: Mapping[str, Any]) -> str:
+    """What the page says about an identified device (no value it sent)."""
+    how = _HANDSHAKES_ES.get(driver, "respondió a su protocolo")
+    if driver == "modbus.rtu":
+        how += f" (mapa {options.get('profile')}, dirección {options.get('device_id')})"
+    return f"Equipo identificado: {driver}. El equipo {how}."

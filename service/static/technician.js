@@ -153,7 +153,7 @@ function choose(candidate) {
   say("cand-driver", candidate.driver);
   say("cand-transport", TRANSPORTS[candidate.transport] ?? candidate.transport);
   say("cand-location", candidate.location);
-  say("cand-evidence", candidate.evidence ?? "");
+  say("cand-evidence", candidate.message ?? "");
   $("cand-role").value = existing?.role ?? candidate.role ?? "scale";
   $("cand-id").value = existing?.id ?? DEFAULT_IDS[$("cand-role").value];
   $("test-result").hidden = true;
@@ -202,7 +202,7 @@ function renderScan(result) {
     if (adv.driver) {
       item.append(button("Usar este equipo", `Usar ${adv.name ?? adv.address}`, () => choose({
         driver: adv.driver, transport: "ble", role: adv.role, location: adv.address, name: adv.name,
-        options: {}, evidence: "Identificado por el servicio Bluetooth que anuncia",
+        options: {}, message: `Equipo identificado: ${adv.driver}. Anuncia el servicio Bluetooth de ${ROLES[adv.role].toLowerCase()}.`,
       })));
     }
     ble.append(item);

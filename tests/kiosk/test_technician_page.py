@@ -56,6 +56,7 @@ def test_scan_identify_test_assign_save_and_reload(tmp_path: Path) -> None:
         axe(page, "the technician page after a scan")
         page.get_by_role("button", name=f"Identificar {scale['port']}").click()
         expect(page.locator("#cand-driver")).to_have_text("and.weighing")
+        expect(page.locator("#cand-evidence")).to_contain_text("formato A&D")
         expect(page.get_by_label("Función en el tamizaje")).to_have_value("scale")
 
         page.get_by_role("button", name="Lectura de prueba").click()

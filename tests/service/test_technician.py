@@ -118,6 +118,7 @@ async def test_scan_identify_test_save_and_reload_the_simulated_cart(tmp_path):
             "stadiometer",
         )
         assert rod["options"] == {"profile": "height_rod", "device_id": 1}
+        assert rod["message"].startswith("Equipo identificado: modbus.rtu. El equipo respondió")
 
         entry = {
             "id": "bascula-nueva",

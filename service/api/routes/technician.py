@@ -37,7 +37,7 @@ from service.auth import require
 from service.device_rig import DeviceRig, MeasuringNow
 from service.errors import error_body
 from service.schemas import DevicePublic
-from service.setup_texts import config_problem, location_problem
+from service.setup_texts import config_problem, identified_es, location_problem
 
 router = APIRouter(prefix="/technician", tags=["technician"])
 log = logging.getLogger(__name__)
@@ -338,7 +338,7 @@ async def identify(
         location=found.location,
         options=found.options,
         evidence=found.evidence,
-        message=f"Equipo identificado: {found.driver}",
+        message=identified_es(found.driver, found.options),
     )
 
 
