@@ -95,7 +95,7 @@ async def test_scan_identify_test_save_and_reload_the_simulated_cart(tmp_path):
         assert rod_port
 
         scan = await tech.post(
-            f"{TECH}/scan", json={"paths": [scale_port, rod_port], "ble_timeout_s": 1.0}
+            f"{TECH}/scan", json={"paths": [scale_port, rod_port], "ble_timeout_s": 0.5}
         )
         assert scan.status_code == 200, scan.text
         ports = {p["path"]: p for p in scan.json()["serial"]}
@@ -133,6 +133,20 @@ async def test_scan_identify_test_save_and_reload_the_simulated_cart(tmp_path):
         (weight,) = reading.json()["measurements"]
         assert (weight["kind"], weight["value"], weight["unit"]) == ("body_weight", 72.4, "kg")
         assert reading.json()["remembered"] == 0  # a streaming scale has no memory
+
+        # a Bluetooth meter's memory: downloaded, shown, remembered as the technician's
+        meter = {
+            "id": "glucometro",
+            "role": "glucometer",
+            "driver": "ble.glucose",
+            "transport": "ble",
+            "address": ble["ble.glucose"]["address"],
+            "timeout_s": 10,
+        }
+        tested = (await tech.post(f"{TECH}/test-reading", json=meter)).json()
+        assert [m["kind"] for m in tested["measurements"]] == ["glucose"]
+        assert tested["device_time"] is not None
+        assert tested["remembered"] == tested["records"] >= 1
 
         cuff = {
             "id": "bp2",
@@ -185,6 +199,7 @@ async def test_scan_identify_test_save_and_reload_the_simulated_cart(tmp_path):
             "device_identify",
             "device_identify",
             "device_test",
+            "device_test",
             "devices_save",
             "devices_reload",
         ]
@@ -199,6 +214,9 @@ async def test_reload_waits_for_no_active_run(tmp_path):
             async with _as(app, tech, "nurse") as nurse:
                 sid = await new_screening(nurse)
             run_id = store.start_run(sid, ["bascula"])  # a run row, as after "Medir"
+            scan = (await tech.post(f"{TECH}/scan", json={"paths": [sim.port]})).json()
+            assert "medición en curso" in scan["ble_error"]
+            assert [p["path"] for p in scan["serial"] if p["source"] == "given"] == [sim.port]
             refused = await tech.post(f"{TECH}/reload")
             assert refused.status_code == 409
             assert refused.json()["detail"]["reason"] == "measuring"

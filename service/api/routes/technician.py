@@ -219,6 +219,16 @@ async def _refuse_while_measuring(state: Any) -> None:
         raise _conflict("a measuring run is active", MEASURING_ES, "measuring")
 
 
+async def _radio_free(state: Any, rig: DeviceRig) -> str | None:
+    """Why the Bluetooth scan must wait (Spanish), or None: a run's devices may be
+    scanning and connecting on the same radio, and so may a technician's test."""
+    if await asyncio.to_thread(active_runs, state.store) or state.runs.busy_devices():
+        return "Hay una medición en curso: la búsqueda Bluetooth se hará cuando termine"
+    if rig.busy.locked():
+        return BUSY_ES
+    return None
+
+
 def _invalid(exc: ConfigError, nurse: str) -> JSONResponse:
     item = {"loc": ["body", "devices"], "msg": exc.message, "type": "ConfigError"}
     return JSONResponse(status_code=422, content={"detail": [{**item, "nurse_message": nurse}]})
@@ -255,9 +265,12 @@ async def scan(
     ble: list[BleAdvertiserPublic] = []
     ble_error: str | None = None
     if body.bluetooth:
+        ble_error = await _radio_free(state, rig)
+    if body.bluetooth and ble_error is None:
         try:
-            extra = await rig.radio()
-            heard = await scan_ble(extra.get("backend"), body.ble_timeout_s)
+            async with rig.busy:  # one user of the radio's scanner at a time
+                extra = await rig.radio()
+                heard = await scan_ble(extra.get("backend"), body.ble_timeout_s)
         except Exception as exc:  # no adapter, no BlueZ: the serial list still helps
             log.warning("Bluetooth scan failed: %s", type(exc).__name__)
             ble_error = "El Bluetooth del carrito no está disponible: revise el adaptador"
