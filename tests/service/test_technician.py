@@ -293,6 +293,14 @@ async def test_invalid_devices_get_a_spanish_422_and_keep_the_file(tmp_path):
                 (item,) = resp.json()["detail"]
                 assert spanish in item["nurse_message"], item
                 assert english in item["msg"], item
+            missing = {**cases[1][0], "driver": "and.weighing", "port": "/dev/mido-no-such-port"}
+            refused = await tech.post(f"{TECH}/test-reading", json=missing)
+            assert refused.status_code == 503
+            assert refused.json()["detail"]["type"] == "DeviceNotFound"
+            assert refused.json()["detail"]["nurse_message"]
+            gone = await tech.post(f"{TECH}/identify", json={"path": "/dev/mido-no-such-port"})
+            assert gone.status_code == 404
+            assert gone.json()["detail"]["type"] == "DeviceNotFound"
             twice = {
                 "id": "a",
                 "role": "scale",
