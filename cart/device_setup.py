@@ -132,7 +132,11 @@ def validate_devices(
     for cfg in configs:
         build_driver(cfg, **driver_extra)  # driver options (baud rate, register map...)
     # what will be written must read back as the same list
-    if parse_devices(tomllib.loads(dump_devices(configs))) != configs:
+    try:
+        same = parse_devices(tomllib.loads(dump_devices(configs))) == configs
+    except tomllib.TOMLDecodeError:  # e.g. a line break inside a name
+        same = False
+    if not same:
         raise ConfigError("devices.toml: the entries do not survive writing as TOML")
     return configs
 

@@ -35,6 +35,8 @@ _DEVICE_NUMBER: Final = re.compile(r"device #(\d+)")
 def location_problem(path: str, resolved: str) -> str | None:
     """Why a serial location may not be opened (None: it may): a device under /dev, or a
     pyserial URL; never an ordinary file or another kind of device's node."""
+    if any(ord(c) < 0x20 or c == "\x7f" for c in path):
+        return "La ruta del puerto tiene caracteres no válidos"
     if "://" in path:
         scheme = path.split("://", 1)[0].lower()
         if scheme in URL_SCHEMES:

@@ -293,6 +293,15 @@ async def test_invalid_devices_get_a_spanish_422_and_keep_the_file(tmp_path):
                 (item,) = resp.json()["detail"]
                 assert spanish in item["nurse_message"], item
                 assert english in item["msg"], item
+            for bad in ("/dev/pts/0\x00", "/dev/tty\nS0"):
+                entry = {**cases[2][0], "port": bad}
+                resp = await tech.put(f"{TECH}/devices", json={"devices": [entry]})
+                assert resp.status_code == 422, resp.text
+                resp = await tech.post(f"{TECH}/identify", json={"path": bad})
+                assert resp.status_code == 404, resp.text
+            newline = {**cases[3][0], "options": {}, "name": "a\nb"}
+            resp = await tech.put(f"{TECH}/devices", json={"devices": [newline]})
+            assert resp.status_code == 422, resp.text
             missing = {**cases[1][0], "driver": "and.weighing", "port": "/dev/mido-no-such-port"}
             refused = await tech.post(f"{TECH}/test-reading", json=missing)
             assert refused.status_code == 503

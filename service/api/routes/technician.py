@@ -118,6 +118,8 @@ def _invalid(exc: ConfigError, nurse: str) -> JSONResponse:
 
 def _location_ok(path: str) -> str | None:
     """Spanish reason why ``path`` may not be opened (None: it may)."""
+    if "\x00" in path:  # os.path refuses it outright
+        return location_problem(path, path)
     return location_problem(path, os.path.realpath(path) if "://" not in path else path)
 
 
