@@ -97,6 +97,10 @@ class ScanResult(BaseModel):
 
 class IdentifyRequest(BaseModel):
     path: str = Field(min_length=1, max_length=300)
+    families: list[Annotated[str, Field(max_length=40)]] | None = Field(
+        default=None, min_length=1, max_length=16
+    )
+    """Only these families' handshakes (e.g. the glucometers); None: every family."""
     modbus_ids: list[Annotated[int, Field(ge=1, le=247)]] = Field(
         default_factory=lambda: [1], min_length=1, max_length=4
     )

@@ -20,14 +20,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 from cart.devices import DeviceConfig, Role
 from cart.drivers.serial_transport import SerialSettings, SerialTransport
-from cart.errors import CartError, DeviceBusy, DeviceError, ProtocolError
+from cart.errors import CartError, ConfigError, DeviceBusy, DeviceError, ProtocolError
 from cart.measurement import MeasurementKind
 from cart.protocols import (
     and_weighing,
@@ -44,6 +44,7 @@ from cart.protocols.base import Decoded, NeedData
 
 __all__ = [
     "BLE_SERVICES",
+    "SERIAL_FAMILIES",
     "BleAdvertiser",
     "Identified",
     "SerialCandidate",
@@ -305,36 +306,60 @@ _ASKS: Final[tuple[_Ask, ...]] = (
 )
 
 
+#: every serial family identify_serial knows, in the order it tries them
+SERIAL_FAMILIES: Final = (
+    *(driver for driver, _, _ in _STREAMS),
+    "contour.astm",
+    "modbus.rtu",
+    *(ask.driver for ask in _ASKS),
+)
+
+
 async def identify_serial(
     path: str,
     *,
+    families: Collection[str] | None = None,
     listen_s: float = 1.2,
     reply_s: float = 0.6,
     modbus_ids: Sequence[int] = (1,),
 ) -> Identified | None:
     """The family answering on ``path``, or None when nothing the cart knows answered.
 
+    ``families`` limits the handshakes tried (the technician knows it is a glucometer);
+    None tries all, quietest first: listening, then Modbus reads, then one request each.
     DeviceNotFound / DeviceBusy propagate (the port is missing, or in use by a reading).
     """
-    heard = await _listen(path, listen_s)
-    if heard is not None:
-        return heard
-    for device_id in modbus_ids:
-        found = await _modbus(path, device_id)
-        if found is not None:
-            return found
+    wanted = set(SERIAL_FAMILIES if families is None else families)
+    unknown = wanted - set(SERIAL_FAMILIES)
+    if unknown:
+        raise ConfigError(
+            f"no serial family {sorted(unknown)}; known: {', '.join(SERIAL_FAMILIES)}"
+        )
+    streams = [s for s in _STREAMS if s[0] in wanted]
+    if streams or "contour.astm" in wanted:
+        heard = await _listen(path, listen_s, streams)
+        if heard is not None and heard.driver in wanted:
+            return heard
+    if "modbus.rtu" in wanted:
+        for device_id in modbus_ids:
+            found = await _modbus(path, device_id)
+            if found is not None:
+                return found
     for ask in _ASKS:
-        found = await _ask(path, ask, reply_s)
-        if found is not None:
-            return found
+        if ask.driver in wanted:
+            found = await _ask(path, ask, reply_s)
+            if found is not None:
+                return found
     return None
 
 
-async def _listen(path: str, listen_s: float) -> Identified | None:
+async def _listen(
+    path: str, listen_s: float, streams: Sequence[tuple[str, Callable[[], Any], Role]]
+) -> Identified | None:
     """Hear a streaming device; a Contour meter in transfer mode offers ENQ on its own."""
-    decoders = [(driver, factory(), role) for driver, factory, role in _STREAMS]
-    frames = {driver: 0 for driver, _, _ in _STREAMS}
-    errors = {driver: 0 for driver, _, _ in _STREAMS}
+    decoders = [(driver, factory(), role) for driver, factory, role in streams]
+    frames = {driver: 0 for driver, _, _ in streams}
+    errors = {driver: 0 for driver, _, _ in streams}
     enq = 0
     async with SerialTransport(path, SerialSettings(exclusive=True)) as link:
         loop = asyncio.get_running_loop()

@@ -183,11 +183,11 @@ async def scan(
 @router.post(
     "/identify",
     response_model=IdentifyResult,
-    responses={**_CONFLICT, 404: {"description": "No such port"}},
+    responses={**_CONFLICT, **_INVALID, 404: {"description": "No such port"}},
 )
 async def identify(
     state: StateDep, rig: RigDep, user: TechnicianUser, body: IdentifyRequest
-) -> IdentifyResult:
+) -> IdentifyResult | JSONResponse:
     """Which protocol family answers on a serial port (its own harmless handshake; no
     reading, no clock set). Bluetooth devices are identified by the scan already."""
     problem = _location_ok(body.path)
@@ -205,11 +205,15 @@ async def identify(
         raise _conflict("another technician action is running", BUSY_ES, "busy")
     async with rig.busy:
         try:
-            found = await identify_serial(body.path, modbus_ids=body.modbus_ids)
+            found = await identify_serial(
+                body.path, families=body.families, modbus_ids=body.modbus_ids
+            )
         except DeviceBusy as exc:
             raise _conflict(
                 exc.message, "El puerto está en uso por otro programa", "in_use"
             ) from None
+        except ConfigError as exc:  # a family the cart does not know
+            return _invalid(exc, "Uno de los tipos de equipo pedidos no existe en el carrito")
     await record(
         state.audit,
         "device_identify",
