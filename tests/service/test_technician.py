@@ -383,3 +383,24 @@ def test_openapi_declares_the_technician_errors(tmp_path):
             assert forbidden == {"$ref": "#/components/schemas/ErrorResponse"}
     assert "409" in document["paths"]["/api/v1/technician/reload"]["post"]["responses"]
     assert "422" in document["paths"]["/api/v1/technician/devices"]["put"]["responses"]
+
+
+async def test_drivers_replaced_under_a_starting_run_close_only_after_it_ends(tmp_path):
+    """The race a reload's checks leave: a "Medir" that passed its own checks just
+    before the swap runs on the old drivers; they close only once that run has ended,
+    and its reading is stored."""
+    async with SerialScaleSimulator(ScaleConfig.fast(weight_kg=61.0)) as sim:
+        devices = write_devices(tmp_path / "devices.toml", [_scale(sim.port)])
+        async with running_app(with_devices(tmp_path, devices)) as (app, nurse):
+            state, rig = app.state.cart, app.state.device_rig
+            old = state.devices
+            sid = await new_screening(nurse)
+            started = await nurse.post(f"{API}/screenings/{sid}/measure")
+            assert started.status_code == 202, started.text
+            state.devices = await rig.build(load_devices(devices))
+            await rig.retire(old, state.runs)
+            run = state.runs.get(sid)
+            assert run is not None
+            assert run.finished
+            (done,) = [e for e in run.events if e.event == "done"]
+            assert [m["value"] for m in done.data["measurements"]] == [61.0]
