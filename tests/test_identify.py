@@ -36,7 +36,7 @@ def _simulator(family: str):  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize(("family", "first"), ASKED)
 async def test_each_meter_and_monitor_answers_its_own_handshake(family, first):
     async with _simulator(family) as sim:
-        found = await identify_serial(sim.port, families=[first, family], reply_s=0.3)
+        found = await identify_serial(sim.port, families=[first, family], reply_s=0.5)
         assert found is not None
         assert (found.driver, found.transport) == (family, "serial")
         expected = Role.BP if family == "datascope.accutorr" else Role.GLUCOMETER

@@ -439,7 +439,7 @@ async def _modbus(path: str, device_id: int) -> Identified | None:
             "profile": profile,
             "device_id": device_id,
             "retries": 0,
-            "request_timeout_s": 0.3,
+            "request_timeout_s": 0.5,
         }
         cfg = DeviceConfig("probe", role, "modbus.rtu", "modbus", port=path, options=options)
         driver = build_driver(cfg)

@@ -95,7 +95,7 @@ async def test_scan_identify_test_save_and_reload_the_simulated_cart(tmp_path):
         assert rod_port
 
         scan = await tech.post(
-            f"{TECH}/scan", json={"paths": [scale_port, rod_port], "ble_timeout_s": 0.5}
+            f"{TECH}/scan", json={"paths": [scale_port, rod_port], "ble_timeout_s": 1.0}
         )
         assert scan.status_code == 200, scan.text
         ports = {p["path"]: p for p in scan.json()["serial"]}
