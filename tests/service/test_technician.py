@@ -235,6 +235,15 @@ async def test_reload_waits_for_no_active_run(tmp_path):
             store.end_run(run_id)
             assert (await tech.post(f"{TECH}/reload")).status_code == 200
 
+            # and the other way round: no "Medir" while a technician action holds the devices
+            async with app.state.device_rig.busy, _as(app, tech, "nurse") as nurse:
+                refused = await nurse.post(f"{API}/screenings/{sid}/measure")
+                assert refused.status_code == 409, refused.text
+                assert refused.json()["detail"]["reason"] == "device_setup"
+                assert "técnico" in refused.json()["detail"]["nurse_message"]
+            assert [r.status for r in store.runs_of(sid)] == ["finished", "cancelled"]
+            assert store.get_screening(sid).active_run_id is None
+
 
 async def test_invalid_devices_get_a_spanish_422_and_keep_the_file(tmp_path):
     async with SerialScaleSimulator(ScaleConfig.fast()) as sim:

@@ -200,10 +200,10 @@ async def identify(
                 "nurse_message": problem,
             },
         )
-    await _refuse_while_measuring(state)
     if rig.busy.locked():
         raise _conflict("another technician action is running", BUSY_ES, "busy")
     async with rig.busy:
+        await _refuse_while_measuring(state)  # inside: "Medir" re-checks the lock
         try:
             found = await identify_serial(
                 body.path, families=body.families, modbus_ids=body.modbus_ids
@@ -267,10 +267,10 @@ async def test_reading(
         (cfg,) = validate_devices([body.table()], **extra)
     except ConfigError as exc:
         return _invalid(exc, config_problem(exc, [body.table()]))
-    await _refuse_while_measuring(state)
     if rig.busy.locked():
         raise _conflict("another technician action is running", BUSY_ES, "busy")
     async with rig.busy:
+        await _refuse_while_measuring(state)  # inside: "Medir" re-checks the lock
         try:
             result = await take_test_reading(
                 cfg, state.store, clock_skew_s=state.settings.clock_skew_s, **extra
