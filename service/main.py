@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request, Response
@@ -17,7 +17,6 @@ import cart
 from cart import wallclock
 from cart.config import Settings, load_settings
 from cart.devices import DeviceConfig, load_devices
-from cart.drivers.radio import driver_extras
 from cart.store import Store, create_db_engine, migrate
 from service.api.main import api_router
 from service.api.middleware import RequestGuard
@@ -25,7 +24,7 @@ from service.api.routes.health import health
 from service.api.routes.summary import router as summary_router
 from service.auth import SESSION_COOKIE, patient_user
 from service.demo import DEMO_PIN, DEMO_USERNAME, ensure_demo_nurse
-from service.device_manager import DeviceManager
+from service.device_rig import DeviceRig
 from service.errors import ACCESS_RESPONSES, install_error_handlers
 from service.openapi import install_openapi
 from service.schemas import HealthPublic
@@ -70,22 +69,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             configs = load_devices(settings.devices_file)
         else:
             log.warning("no devices file at %s: no device will be read", settings.devices_file)
-        radio = AsyncExitStack()  # the Bluetooth radio, open only if a BLE device is configured
-        extras = await radio.enter_async_context(
-            driver_extras(
-                configs,
-                link=simulated.ble_link if simulated is not None else None,
-                transport=settings.ble_transport,
-                keystore=f"JsonKeyStore:{settings.ble_keystore}",
-                fast=settings.simulate and settings.fast_simulators,
-            )
-        )
-        manager = DeviceManager(
-            configs,
-            set_clocks=settings.set_device_clocks,
-            clock_skew_s=settings.clock_skew_s,
-            **extras,
-        )
+        # the drivers and the Bluetooth radio (open only once a BLE device or scan needs
+        # it); the technician's reload swaps the drivers without a restart
+        rig = DeviceRig(settings, link=simulated.ble_link if simulated is not None else None)
+        app.state.device_rig = rig
+        manager = await rig.build(configs)
         # the SIC outbox worker (issue 7): None unless CART_SIC_BASE_URL is set
         sic_worker = start_sic_worker(settings, store)
         app.state.sic_worker = sic_worker
@@ -106,8 +94,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await app.state.cart.runs.shutdown()  # cancel measuring runs before the drivers
             await stop_sic_worker(sic_worker)  # before the engine is disposed
-            await manager.close()
-            await radio.aclose()
+            await app.state.cart.devices.close()  # the drivers in place now (reloads swap them)
+            await rig.close()
             if simulated is not None:
                 await simulated.stop()
             engine.dispose()

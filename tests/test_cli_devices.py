@@ -57,6 +57,16 @@ async def test_devices_list_and_test_a_live_scale(tmp_path):
         assert "waiting" in tested.stderr
 
 
+async def test_devices_scan_lists_a_named_pty_and_identify_names_its_family():
+    async with SerialScaleSimulator(ScaleConfig.fast(format="tanita.line")) as sim:
+        scanned = await _run("devices", "scan", "--path", sim.port, "--timeout", "0.2")
+        assert scanned.returncode == 0, scanned.stderr
+        assert f"\n{sim.port}\t-\t" in scanned.stdout
+        found = await _run("devices", "identify", sim.port)
+        assert found.returncode == 0, found.stderr
+        assert json.loads(found.stdout)["driver"] == "tanita.line"
+
+
 async def test_devices_test_reports_a_silent_scale(tmp_path):
     async with SerialScaleSimulator(ScaleConfig.fast(fault=Fault.SILENCE)) as sim:
         path = write_devices(tmp_path / "devices.toml", [_scale(sim.port)])

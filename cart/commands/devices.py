@@ -1,4 +1,9 @@
-"""`cart devices list|scan|test ID`: the clinic technician's view of the cart's devices."""
+"""`cart devices list|scan|identify PATH|test ID`: the clinic technician's view of the devices.
+
+``scan`` and ``identify`` share :mod:`cart.drivers.identify` with the service's
+technician page: pseudo-terminals and pyserial URLs are listed only when named
+(``--path``), and identifying sends each family's harmless handshake only.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +17,16 @@ HELP = "list, scan for, or test the cart's devices"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=["list", "scan", "test"])
-    parser.add_argument("device_id", nargs="?", help="device id from devices.toml (for test)")
+    parser.add_argument("action", choices=["list", "scan", "identify", "test"])
+    parser.add_argument(
+        "device_id", nargs="?", help="device id from devices.toml (test), or a port (identify)"
+    )
+    parser.add_argument(
+        "--path",
+        action="append",
+        default=[],
+        help="scan: also list this serial path or pyserial URL (ptys are not listed otherwise)",
+    )
     parser.add_argument("--devices-file", type=Path, help="default: CART_DEVICES_FILE")
     parser.add_argument("--timeout", type=float, default=5.0, help="BLE scan seconds")
 
@@ -25,7 +38,9 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         if args.action == "scan":
-            return _scan(args.timeout)
+            return _scan(args.timeout, args.path)
+        if args.action == "identify":
+            return _identify(args.device_id)
         path = args.devices_file or load_settings().devices_file
         devices = load_devices(path)
         if args.action == "list":
@@ -97,27 +112,50 @@ def _test(cfg: object, set_clocks: bool, clock_skew_s: float) -> int:
     return asyncio.run(measure())
 
 
-def _scan(timeout: float) -> int:
-    from serial.tools import list_ports
+def _scan(timeout: float, paths: list[str]) -> int:
+    import asyncio
+
+    from cart.drivers.identify import scan_ble, serial_candidates
 
     print("# serial ports")
-    for port in sorted(list_ports.comports(), key=lambda p: p.device):
-        ids = f"{port.vid:04x}:{port.pid:04x}" if port.vid is not None and port.pid else "-"
-        print(f"{port.device}\t{ids}\t{port.description}")
-    by_id = Path("/dev/serial/by-id")
-    if by_id.is_dir():
-        for link in sorted(by_id.iterdir()):
-            print(f"{link}\t-> {link.resolve()}")
+    for port in serial_candidates(paths):
+        missing = "" if port.present else " (missing)"
+        print(f"{port.path}\t{port.hardware_id or '-'}\t{port.description}{missing}")
     print("# bluetooth le")
     try:
-        import asyncio
-
-        from bleak import BleakScanner
-
-        found = asyncio.run(BleakScanner.discover(timeout=timeout, return_adv=True))
-        for address, (device, adv) in sorted(found.items()):
-            services = ",".join(sorted(adv.service_uuids))
-            print(f"{address}\t{device.name or '-'}\t{adv.rssi} dBm\t{services}")
+        for adv in asyncio.run(scan_ble(None, timeout)):
+            services = ",".join(adv.services)
+            print(
+                f"{adv.address}\t{adv.name or '-'}\t{adv.rssi} dBm\t{adv.driver or '-'}\t{services}"
+            )
     except Exception as exc:  # no adapter, no BlueZ: say so, the serial list is still useful
         print(f"(bluetooth unavailable: {exc})")
+    return 0
+
+
+def _identify(path: str | None) -> int:
+    import asyncio
+
+    from cart.drivers.identify import identify_serial
+
+    if not path:
+        print("cart devices identify: name a serial port or pyserial URL", file=sys.stderr)
+        return 2
+    found = asyncio.run(identify_serial(path))
+    if found is None:
+        print(json.dumps({"identified": False, "port": path}))
+        return 1
+    print(
+        json.dumps(
+            {
+                "identified": True,
+                "driver": found.driver,
+                "transport": found.transport,
+                "role": found.role.value,
+                "port": found.location,
+                "options": found.options,
+                "evidence": found.evidence,
+            }
+        )
+    )
     return 0

@@ -19,6 +19,7 @@ ROUTES = (
     "sync",
     "reports",
     "audit",
+    "technician",
 )
 
 for name in ROUTES:

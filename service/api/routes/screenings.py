@@ -25,7 +25,7 @@ from cart.errors import ImplausibleValue, NotAttributed, ScreeningConflict, Vali
 from cart.measurement import Measurement
 from cart.plausibility import check_plausible
 from cart.screening import BpProtocol, ReadingEvent, bp_summary, measure_devices
-from cart.store.models import MeasurementRecord, Screening, ScreeningStatus
+from cart.store.models import MeasurementRecord, RunStatus, Screening, ScreeningStatus
 from cart.store.repo import ScreeningRows
 from service.api.deps import ScreeningId, StateDep
 from service.auditing import record
@@ -200,6 +200,7 @@ async def measure(
     screening_id: ScreeningId,
     state: StateDep,
     user: PatientUser,
+    request: Request,
     body: MeasureRequest | None = None,
 ) -> MeasureAccepted:
     """Start reading the selected devices (all when none are named); progress at ``/events``.
@@ -239,6 +240,15 @@ async def measure(
         run_id = await asyncio.to_thread(state.store.start_run, screening_id, ids, user.user_id)
     except ScreeningConflict as exc:
         raise _conflict(exc) from None
+    rig = getattr(request.app.state, "device_rig", None)
+    if rig is not None and rig.busy.locked():  # checked with no await before runs.start
+        await asyncio.to_thread(state.store.end_run, run_id, RunStatus.CANCELLED)
+        raise _http(
+            status.HTTP_409_CONFLICT,
+            "the technician is testing or reloading the devices",
+            "El técnico está probando los equipos: espere unos segundos y presione Medir",
+            reason="device_setup",
+        )
     state.runs.start(screening_id, ids, lambda run: _run(state, run, usable), run_id=run_id)
     await record(
         state.audit,
