@@ -92,7 +92,11 @@ function setError(el, text) {
 
 class ServiceDown extends Error {}
 
+// what never resolves: the page is leaving for the sign-in screen, callers wait for nothing
+const GONE = () => new Promise(() => {});
+
 async function api(method, path, body) {
+  if (leaving) return GONE();
   let response;
   try {
     response = await fetch(API + path, {
@@ -101,14 +105,16 @@ async function api(method, path, body) {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (err) {
+    if (leaving) return GONE();
     setError($("service-error"), t("service.down"));
     throw new ServiceDown(String(err));
   }
+  if (leaving) return GONE(); // an answer that came back after the page was cleared
   setError($("service-error"), "");
   if (response.status === 401) {
     // the session ended (inactivity on the service, a restart): nothing more is shown
     leaveKiosk("expired");
-    return new Promise(() => {}); // the page is going away; callers wait for nothing
+    return GONE();
   }
   let data = null;
   try {
@@ -116,6 +122,7 @@ async function api(method, path, body) {
   } catch {
     data = null;
   }
+  if (leaving) return GONE(); // the page was cleared while the body was read
   return { ok: response.ok, status: response.status, data };
 }
 
@@ -978,6 +985,7 @@ async function save() {
 
 let lastActivity = Date.now();
 let leaving = false;
+const timers = []; // the page's intervals, stopped when it leaves
 
 function noteActivity() {
   lastActivity = Date.now();
@@ -993,6 +1001,7 @@ async function loadSession() {
 
 function renderUser() {
   $("who").textContent = state.user ? t("session.who", { name: state.user.display_name }) : "";
+  $("who").title = state.user ? state.user.display_name : "";
 }
 
 // A run under way belongs to the nurse who started it and to this patient: she stays
@@ -1010,6 +1019,7 @@ function signOut(reason) {
 function leaveKiosk(reason) {
   if (leaving) return;
   leaving = true;
+  for (const id of timers) clearInterval(id);
   closeEvents();
   if ((reason === "lock" || reason === "expired") && state.user) {
     sessionStorage.setItem("mido.locked", JSON.stringify({ username: state.user.username, name: state.user.display_name }));
@@ -1025,6 +1035,10 @@ function leaveKiosk(reason) {
   state.cards = {};
   state.user = null;
   document.body.replaceChildren(el("main", { id: "main", class: "leaving" }, el("p", { class: "note", text: t("session.leaving") })));
+  if (reason !== "expired") {
+    // ended on the service at once (the sign-in screen asks again, in case this is lost)
+    fetch(`${API}/session?reason=${reason}`, { method: "DELETE", keepalive: true }).catch(() => null);
+  }
   location.replace(`/signin.html?reason=${reason}${where}`);
 }
 
@@ -1135,14 +1149,16 @@ function init() {
   for (const type of ["pointerdown", "pointermove", "touchstart", "keydown", "wheel"]) {
     document.addEventListener(type, noteActivity, { capture: true, passive: true });
   }
-  setInterval(tick, 1000);
+  timers.push(setInterval(tick, 1000));
   applyI18n();
   loadSession();
   loadSync();
-  setInterval(loadSync, 10000);
-  setInterval(() => {
-    if (state.screening && !state.running) loadDevices();
-  }, 10000);
+  timers.push(setInterval(loadSync, 10000));
+  timers.push(
+    setInterval(() => {
+      if (state.screening && !state.running) loadDevices();
+    }, 10000),
+  );
   $("curp").focus();
   route();
 }

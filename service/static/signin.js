@@ -15,7 +15,7 @@ const other = document.getElementById("signin-other");
 const MODES = {
   lock: {
     heading: "Pantalla bloqueada",
-    note: "Se bloqueó por inactividad para proteger los datos de los pacientes. Escriba su PIN para continuar donde estaba.",
+    note: "La pantalla se bloqueó por inactividad para proteger los datos de los pacientes. Escriba su PIN para continuar donde estaba.",
     button: "Desbloquear",
   },
   switch: {
@@ -61,7 +61,7 @@ if (mode) {
   if (mode.button) submit.textContent = mode.button;
 }
 if (locked && (reason === "lock" || reason === "expired")) {
-  note.textContent = `${locked.name}: ${mode.note}`;
+  note.textContent = `${locked.name}: ${mode.note.charAt(0).toLowerCase()}${mode.note.slice(1)}`;
   form.username.value = locked.username;
   other.hidden = false;
   form.pin.focus();
