@@ -75,17 +75,17 @@ class SessionRegistry:
 
     idle_s: float
     clock: Callable[[], float] = time.monotonic
-    _open: dict[str, _Session] = field(default_factory=dict)
+    _sessions: dict[str, _Session] = field(default_factory=dict)
 
     def open(self, principal: Principal) -> str:
         self._forget_old()
         token = secrets.token_urlsafe(32)
-        self._open[_digest(token)] = _Session(principal, self.clock())
+        self._sessions[_digest(token)] = _Session(principal, self.clock())
         return token
 
     def get(self, token: str) -> Principal | None:
         """The session's user, touching it; None when unknown, ended or idle too long."""
-        session = self._open.get(_digest(token))
+        session = self._sessions.get(_digest(token))
         if session is None or session.ended is not None:
             return None
         now = self.clock()
@@ -99,13 +99,13 @@ class SessionRegistry:
         """End the session; its user if it was open (to audit the sign-out), else None."""
         if self.get(token) is None:
             return None
-        session = self._open[_digest(token)]
+        session = self._sessions[_digest(token)]
         session.ended = reason
         return session.principal
 
     def take_expired(self, token: str) -> Principal | None:
         """The user of a session that ended by inactivity, once (to audit it)."""
-        session = self._open.get(_digest(token))
+        session = self._sessions.get(_digest(token))
         if session is None or not session.unreported:
             return None
         session.unreported = False
@@ -113,17 +113,17 @@ class SessionRegistry:
 
     def previous(self, token: str) -> Principal | None:
         """Who the (open or ended) session named by ``token`` belonged to."""
-        session = self._open.get(_digest(token))
+        session = self._sessions.get(_digest(token))
         return session.principal if session is not None else None
 
     def _forget_old(self) -> None:
         now = self.clock()
         for key in [
             k
-            for k, s in self._open.items()
+            for k, s in self._sessions.items()
             if now - s.last_seen > (KEEP_ENDED_S if s.ended else self.idle_s + KEEP_ENDED_S)
         ]:
-            del self._open[key]
+            del self._sessions[key]
 
 
 @dataclass

@@ -9,11 +9,20 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 
+from cart.config import Settings
 from cart.store.accounts import Principal
 from cart.users import Role
 from service.auth import SessionRegistry
 from tests.helpers import TEST_PIN, add_user, running_app
-from tests.service.support import API, enter, events_of, measure, new_screening, simulated
+from tests.service.support import (
+    API,
+    enter,
+    events_of,
+    measure,
+    new_screening,
+    simulated,
+    with_devices,
+)
 
 
 async def _sign_in(client: httpx.AsyncClient, username: str) -> httpx.Response:
@@ -24,6 +33,10 @@ async def _sign_in(client: httpx.AsyncClient, username: str) -> httpx.Response:
 
 def _ids(app: FastAPI, *names: str) -> list[int]:
     return [app.state.cart.accounts.by_name(n).id for n in names]
+
+
+def _no_devices(tmp_path: Path, **overrides: object) -> Settings:
+    return with_devices(tmp_path, tmp_path / "none.toml", **overrides)
 
 
 def _trail(app: FastAPI) -> list[tuple[object, ...]]:
@@ -109,7 +122,7 @@ async def test_a_run_under_way_finishes_under_the_nurse_who_started_it(tmp_path:
 async def test_unlock_by_the_same_nurse_is_no_switch_and_a_second_sign_in_ends_the_first(
     tmp_path: Path,
 ) -> None:
-    async with running_app(simulated(tmp_path), role=None) as (app, kiosk):
+    async with running_app(_no_devices(tmp_path), role=None) as (app, kiosk):
         add_user(app, "nurse", "ana")
         add_user(app, "nurse", "bea")
         ana = _ids(app, "ana")[0]
@@ -134,7 +147,7 @@ async def test_unlock_by_the_same_nurse_is_no_switch_and_a_second_sign_in_ends_t
 
 
 async def test_the_kiosk_learns_its_lock_time_from_the_settings(tmp_path: Path) -> None:
-    settings = simulated(tmp_path, session_idle_s=60, kiosk_lock_s=5)
+    settings = _no_devices(tmp_path, session_idle_s=60, kiosk_lock_s=5)
     async with running_app(settings, role=None) as (app, kiosk):
         add_user(app, "nurse", "ana")
         signed = (await _sign_in(kiosk, "ana")).json()
@@ -159,3 +172,26 @@ def test_a_session_ended_by_inactivity_is_reported_once_and_remembered() -> None
     now[0] += 13 * 3600
     registry.open(ana)  # an ended session is forgotten after KEEP_ENDED_S
     assert registry.previous(token) is None
+
+
+async def test_a_session_the_service_ended_is_audited_and_handed_over(tmp_path: Path) -> None:
+    """The kiosk slept past CART_SESSION_IDLE_S: its next request is refused, the idle end
+    is audited once, and the nurse who signs in next is recorded as taking over."""
+    async with running_app(_no_devices(tmp_path), role=None) as (app, kiosk):
+        add_user(app, "nurse", "ana")
+        add_user(app, "nurse", "bea")
+        ana = _ids(app, "ana")[0]
+        now = [1000.0]
+        app.state.cart.sessions.clock = lambda: now[0]
+        await _sign_in(kiosk, "ana")
+        now[0] += app.state.cart.settings.session_idle_s + 1
+        assert (await kiosk.get(f"{API}/screenings")).status_code == 401
+        assert (await kiosk.get(f"{API}/screenings")).status_code == 401
+        await _sign_in(kiosk, "bea")
+        assert (await kiosk.get(f"{API}/screenings")).status_code == 200
+    assert _trail(app) == [
+        ("sign_in", "ana", None, None),
+        ("sign_out", "ana", None, "idle"),  # once, however many requests found it ended
+        ("sign_in", "bea", None, None),
+        ("switch_user", "bea", str(ana), None),
+    ]
