@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     ``host``): any other ``Host`` header is refused, which defeats DNS rebinding."""
     session_idle_s: float = Field(default=600.0, ge=10, le=86400)
     """A kiosk session ends after this long without a request (the inactivity lock)."""
+    kiosk_lock_s: float | None = Field(default=None, ge=1, le=86400)
+    """The kiosk covers patient data and asks for the PIN after this long without a touch
+    or a key; None: ``session_idle_s``. Never later than ``session_idle_s``."""
     db_busy_timeout_s: float = Field(default=30.0, gt=0, le=600)
     """How long an SQLite write waits for a lock before the API answers 503."""
     simulate: bool = False

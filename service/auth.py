@@ -2,7 +2,9 @@
 
 The kiosk signs in with a user name and PIN (``POST /api/v1/session``) and gets an
 HttpOnly, SameSite=Strict cookie naming an in-memory session that ends after
-``CART_SESSION_IDLE_S`` without a request (the inactivity lock) or at a restart.
+``CART_SESSION_IDLE_S`` without a request or at a restart. The kiosk locks its own
+screen sooner, after ``CART_KIOSK_LOCK_S`` without a touch or a key (its polling keeps
+the session alive), and then signs out.
 Programs send ``Authorization: Bearer mct_...`` (``cart users token NAME``), which
 acts with that user's role. Loopback alone no longer reads patients.
 """
@@ -15,7 +17,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Final
+from typing import TYPE_CHECKING, Annotated, Final
 
 from fastapi import Depends, HTTPException, Request, status
 
@@ -23,7 +25,12 @@ from cart.store.accounts import Accounts, Principal
 from cart.users import PATIENT_ROLES, TOKEN_PREFIX, Role
 from service.auditing import record
 
+if TYPE_CHECKING:
+    from service.state import CartState
+
 __all__ = [
+    "KEEP_ENDED_S",
+    "PREVIOUS_COOKIE",
     "SESSION_COOKIE",
     "AdminUser",
     "PatientUser",
@@ -32,9 +39,12 @@ __all__ = [
     "current_principal",
     "patient_user",
     "require",
+    "session_user",
 ]
 
 SESSION_COOKIE: Final = "cart_session"
+#: after a sign-out, names the ended session: the next sign-in knows who was here before
+PREVIOUS_COOKIE: Final = "cart_previous"
 
 
 def _digest(token: str) -> str:
@@ -45,36 +55,75 @@ def _digest(token: str) -> str:
 class _Session:
     principal: Principal
     last_seen: float
+    #: why it ended (None: open): "sign_out", "switch", "lock", "idle"
+    ended: str | None = None
+    #: an idle end not yet written to the audit trail
+    unreported: bool = False
+
+
+#: how long an ended session still says who was signed in (for the next sign-in's switch)
+KEEP_ENDED_S: Final = 12 * 3600.0
 
 
 @dataclass
 class SessionRegistry:
-    """Open kiosk sessions by the SHA-256 of their cookie (the cookie is never kept)."""
+    """Kiosk sessions by the SHA-256 of their cookie (the cookie is never kept).
+
+    An ended session (signed out, locked, idle) stays known for :data:`KEEP_ENDED_S` as
+    "who was at the kiosk", so the next sign-in can tell a switch of nurse from an unlock.
+    """
 
     idle_s: float
     clock: Callable[[], float] = time.monotonic
-    _open: dict[str, _Session] = field(default_factory=dict)
+    _sessions: dict[str, _Session] = field(default_factory=dict)
 
     def open(self, principal: Principal) -> str:
+        self._forget_old()
         token = secrets.token_urlsafe(32)
-        self._open[_digest(token)] = _Session(principal, self.clock())
+        self._sessions[_digest(token)] = _Session(principal, self.clock())
         return token
 
     def get(self, token: str) -> Principal | None:
-        """The session's user, touching it; None when unknown or idle too long."""
-        key = _digest(token)
-        session = self._open.get(key)
-        if session is None:
+        """The session's user, touching it; None when unknown, ended or idle too long."""
+        session = self._sessions.get(_digest(token))
+        if session is None or session.ended is not None:
             return None
         now = self.clock()
         if now - session.last_seen > self.idle_s:
-            del self._open[key]
+            session.ended, session.unreported, session.last_seen = "idle", True, now
             return None
         session.last_seen = now
         return session.principal
 
-    def close(self, token: str) -> None:
-        self._open.pop(_digest(token), None)
+    def close(self, token: str, reason: str = "sign_out") -> Principal | None:
+        """End the session; its user if it was open (to audit the sign-out), else None."""
+        if self.get(token) is None:
+            return None
+        session = self._sessions[_digest(token)]
+        session.ended = reason
+        return session.principal
+
+    def take_expired(self, token: str) -> Principal | None:
+        """The user of a session that ended by inactivity, once (to audit it)."""
+        session = self._sessions.get(_digest(token))
+        if session is None or not session.unreported:
+            return None
+        session.unreported = False
+        return session.principal
+
+    def previous(self, token: str) -> Principal | None:
+        """Who the (open or ended) session named by ``token`` belonged to."""
+        session = self._sessions.get(_digest(token))
+        return session.principal if session is not None else None
+
+    def _forget_old(self) -> None:
+        now = self.clock()
+        for key in [
+            k
+            for k, s in self._sessions.items()
+            if now - s.last_seen > (KEEP_ENDED_S if s.ended else self.idle_s + KEEP_ENDED_S)
+        ]:
+            del self._sessions[key]
 
 
 @dataclass
@@ -125,7 +174,7 @@ async def current_principal(request: Request) -> Principal:
     principal: Principal | None = None
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
-        principal = state.sessions.get(cookie)
+        principal = await session_user(state, cookie)
     if principal is None:
         token = bearer(request)
         if token is not None and token.startswith(TOKEN_PREFIX):
@@ -136,6 +185,16 @@ async def current_principal(request: Request) -> Principal:
         await record(state.audit, "access_denied", outcome="denied", detail=_where(request, 401))
         raise sign_in_required()
     request.state.principal = principal
+    return principal
+
+
+async def session_user(state: CartState, cookie: str) -> Principal | None:
+    """The kiosk session's user; a session found ended by inactivity is audited here."""
+    principal = state.sessions.get(cookie)
+    if principal is None:
+        expired = state.sessions.take_expired(cookie)
+        if expired is not None:
+            await record(state.audit, "sign_out", expired, detail={"reason": "idle"})
     return principal
 
 

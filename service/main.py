@@ -22,7 +22,7 @@ from service.api.main import api_router
 from service.api.middleware import RequestGuard
 from service.api.routes.health import health
 from service.api.routes.summary import router as summary_router
-from service.auth import SESSION_COOKIE, patient_user
+from service.auth import SESSION_COOKIE, patient_user, session_user
 from service.demo import DEMO_PIN, DEMO_USERNAME, ensure_demo_nurse
 from service.device_rig import DeviceRig
 from service.errors import ACCESS_RESPONSES, install_error_handlers
@@ -126,7 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def kiosk(request: Request) -> Response:
         """The kiosk for a signed-in user; the sign-in screen otherwise (or after the lock)."""
         cookie = request.cookies.get(SESSION_COOKIE)
-        if not cookie or app.state.cart.sessions.get(cookie) is None:
+        if not cookie or await session_user(app.state.cart, cookie) is None:
             return RedirectResponse("/signin.html", status_code=303)
         return FileResponse(STATIC / "index.html")
 

@@ -43,6 +43,8 @@ const state = {
   saving: false,
   view: "home",
   worklistFilter: "",
+  user: null, // the signed-in nurse (GET /session)
+  lockAfterMs: null, // the inactivity lock, from the service's settings
 };
 const CURP_ALPHABET = "0123456789ABCDEFGHIJKLMNÑOPQRSTUVWXYZ";
 
@@ -68,6 +70,7 @@ function applyI18n() {
   renderCards();
   renderResults();
   renderSync();
+  renderUser();
 }
 
 function fmt(value, decimals = 1) {
@@ -89,7 +92,11 @@ function setError(el, text) {
 
 class ServiceDown extends Error {}
 
+// what never resolves: the page is leaving for the sign-in screen, callers wait for nothing
+const GONE = () => new Promise(() => {});
+
 async function api(method, path, body) {
+  if (leaving) return GONE();
   let response;
   try {
     response = await fetch(API + path, {
@@ -98,16 +105,24 @@ async function api(method, path, body) {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (err) {
+    if (leaving) return GONE();
     setError($("service-error"), t("service.down"));
     throw new ServiceDown(String(err));
   }
+  if (leaving) return GONE(); // an answer that came back after the page was cleared
   setError($("service-error"), "");
+  if (response.status === 401) {
+    // the session ended (inactivity on the service, a restart): nothing more is shown
+    leaveKiosk("expired");
+    return GONE();
+  }
   let data = null;
   try {
     data = await response.json();
   } catch {
     data = null;
   }
+  if (leaving) return GONE(); // the page was cleared while the body was read
   return { ok: response.ok, status: response.status, data };
 }
 
@@ -656,6 +671,7 @@ function renderCards() {
 // The countdown between blood-pressure readings and the "hace N min" ages, in place
 // (re-rendering the cards would move the nurse's focus).
 function tick() {
+  checkIdle();
   for (const badge of document.querySelectorAll(".badge[data-until]")) {
     badge.textContent = countdownText({ nextAt: Number(badge.dataset.until) });
   }
@@ -720,6 +736,7 @@ function onRunEvent(name, data) {
   if (name === "end") {
     closeEvents();
     state.running = false;
+    setError($("session-error"), "");
     // the summary repeats what still needs the nurse, so it is not lost for screen readers
     const problems = (data.failed || [])
       .map((id) => {
@@ -964,6 +981,75 @@ async function save() {
   }
 }
 
+// ----------------------------------------------------------------------------- session
+// Who is signed in, "Cambiar de enfermera" / "Cerrar sesión" and the inactivity lock. All
+// three leave for the sign-in screen: a new document, so no patient datum survives in the
+// DOM or in this page's state. An open screening stays in the address (#/screenings/N)
+// and the next sign-in comes back to it.
+
+let lastActivity = Date.now();
+let leaving = false;
+const timers = []; // the page's intervals, stopped when it leaves
+
+function noteActivity() {
+  lastActivity = Date.now();
+}
+
+async function loadSession() {
+  const res = await api("GET", "/session"); // signed out: api() leaves for the sign-in
+  if (!res.ok) return;
+  state.user = res.data.user;
+  state.lockAfterMs = res.data.lock_after_s * 1000;
+  renderUser();
+}
+
+function renderUser() {
+  $("who").textContent = state.user ? t("session.who", { name: state.user.display_name }) : "";
+  $("who").title = state.user ? state.user.display_name : "";
+}
+
+// A run under way belongs to the nurse who started it and to this patient: she stays
+// until it ends (the inactivity lock does not wait; the run then finishes under her).
+function signOut(reason) {
+  if (state.running) {
+    setError($("session-error"), t("session.busy"));
+    $("session-error").scrollIntoView({ block: "nearest" });
+    return;
+  }
+  leaveKiosk(reason);
+}
+
+// reason: "switch", "sign_out", "lock" or "expired" (a session the service already ended).
+function leaveKiosk(reason) {
+  if (leaving) return;
+  leaving = true;
+  for (const id of timers) clearInterval(id);
+  closeEvents();
+  if ((reason === "lock" || reason === "expired") && state.user) {
+    sessionStorage.setItem("mido.locked", JSON.stringify({ username: state.user.username, name: state.user.display_name }));
+  } else {
+    sessionStorage.removeItem("mido.locked");
+  }
+  // the locked nurse comes back to where she was; the next nurse to the open screening
+  const open = state.screening && state.screening.status !== "completed" ? `#/screenings/${state.screening.id}` : "";
+  const where = { lock: location.hash, expired: location.hash, switch: open }[reason] || "";
+  // patient data out of the page first, whatever the network does next
+  state.patient = null;
+  state.screening = null;
+  state.cards = {};
+  state.user = null;
+  document.body.replaceChildren(el("main", { id: "main", class: "leaving" }, el("p", { class: "note", text: t("session.leaving") })));
+  if (reason !== "expired") {
+    // ended on the service at once (the sign-in screen asks again, in case this is lost)
+    fetch(`${API}/session?reason=${reason}`, { method: "DELETE", keepalive: true }).catch(() => null);
+  }
+  location.replace(`/signin.html?reason=${reason}${where}`);
+}
+
+function checkIdle() {
+  if (state.lockAfterMs && Date.now() - lastActivity >= state.lockAfterMs) leaveKiosk("lock");
+}
+
 // ----------------------------------------------------------------------------- SIC footer
 
 let sync = null;
@@ -1062,13 +1148,21 @@ function init() {
       e.preventDefault();
     }
   });
-  setInterval(tick, 1000);
+  $("switch-nurse").addEventListener("click", () => signOut("switch"));
+  $("sign-out").addEventListener("click", () => signOut("sign_out"));
+  for (const type of ["pointerdown", "pointermove", "touchstart", "keydown", "wheel"]) {
+    document.addEventListener(type, noteActivity, { capture: true, passive: true });
+  }
+  timers.push(setInterval(tick, 1000));
   applyI18n();
+  loadSession();
   loadSync();
-  setInterval(loadSync, 10000);
-  setInterval(() => {
-    if (state.screening && !state.running) loadDevices();
-  }, 10000);
+  timers.push(setInterval(loadSync, 10000));
+  timers.push(
+    setInterval(() => {
+      if (state.screening && !state.running) loadDevices();
+    }, 10000),
+  );
   $("curp").focus();
   route();
 }

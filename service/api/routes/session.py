@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from cart.store.accounts import Principal
 from service.api.deps import StateDep
 from service.auditing import record
-from service.auth import SESSION_COOKIE, current_principal
+from service.auth import KEEP_ENDED_S, PREVIOUS_COOKIE, SESSION_COOKIE, current_principal
+from service.state import CartState
 
 router = APIRouter(prefix="/session", tags=["session"])
 log = logging.getLogger(__name__)
@@ -45,6 +46,19 @@ class SessionPublic(BaseModel):
     user: UserPublic
     idle_timeout_s: float
     """The kiosk is signed out after this long without a request."""
+    lock_after_s: float
+    """The kiosk locks its screen after this long without a touch or a key."""
+
+    @classmethod
+    def of(cls, principal: Principal, state: CartState) -> SessionPublic:
+        idle = state.sessions.idle_s
+        lock = state.settings.kiosk_lock_s
+        # the screen locks no later than the session it shows would end
+        return cls(
+            user=UserPublic.of(principal),
+            idle_timeout_s=idle,
+            lock_after_s=idle if lock is None else min(lock, idle),
+        )
 
 
 _WRONG = {
@@ -62,7 +76,9 @@ _WRONG = {
         429: {"description": "Too many wrong PINs for this user: wait (Retry-After)"},
     },
 )
-async def sign_in(body: SignIn, state: StateDep, response: Response) -> SessionPublic:
+async def sign_in(
+    body: SignIn, state: StateDep, request: Request, response: Response
+) -> SessionPublic:
     """Check the PIN and open a session (cookie ``cart_session``: HttpOnly, SameSite=Strict)."""
     username = body.username.strip().lower()
     wait = state.throttle.locked_for(username)
@@ -87,31 +103,78 @@ async def sign_in(body: SignIn, state: StateDep, response: Response) -> SessionP
         await record(state.audit, "sign_in", username=who, outcome="failed")
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, _WRONG)
     state.throttle.succeeded(username)
+    previous = await _hand_over(request, state)
     token = state.sessions.open(principal)
     await record(state.audit, "sign_in", principal)
+    if previous is not None and previous.user_id != principal.user_id:
+        # another nurse takes over the kiosk (and any screening left open on it)
+        await record(
+            state.audit,
+            "switch_user",
+            principal,
+            object_type="user",
+            object_id=previous.user_id,
+        )
     response.set_cookie(
         SESSION_COOKIE, token, httponly=True, samesite="strict", path="/", secure=False
     )
-    return SessionPublic(user=UserPublic.of(principal), idle_timeout_s=state.sessions.idle_s)
+    response.delete_cookie(PREVIOUS_COOKIE, path="/", httponly=True, samesite="strict")
+    return SessionPublic.of(principal, state)
+
+
+async def _hand_over(request: Request, state: CartState) -> Principal | None:
+    """Who was at this kiosk before: a session still open is ended (and audited) here."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        still_open = state.sessions.close(cookie, "switch")
+        if still_open is not None:
+            await record(state.audit, "sign_out", still_open, detail={"reason": "switch"})
+            return still_open
+        expired = state.sessions.take_expired(cookie)
+        if expired is not None:
+            await record(state.audit, "sign_out", expired, detail={"reason": "idle"})
+        previous = state.sessions.previous(cookie)
+        if previous is not None:
+            return previous
+    before = request.cookies.get(PREVIOUS_COOKIE)
+    return state.sessions.previous(before) if before else None
 
 
 @router.get("", response_model=SessionPublic, responses={401: {"description": "Signed out"}})
 async def whoami(
     principal: Annotated[Principal, Depends(current_principal)], state: StateDep
 ) -> SessionPublic:
-    """The signed-in user (the kiosk asks this at start and after an idle lock)."""
-    return SessionPublic(user=UserPublic.of(principal), idle_timeout_s=state.sessions.idle_s)
+    """The signed-in user and the kiosk's lock time (the kiosk asks this at start)."""
+    return SessionPublic.of(principal, state)
+
+
+SignOutReason = Literal["sign_out", "switch", "lock"]
 
 
 @router.delete("", status_code=status.HTTP_204_NO_CONTENT)
-async def sign_out(request: Request, state: StateDep) -> Response:
-    """Close the session (switch nurse); an open screening stays open for the next one."""
+async def sign_out(
+    request: Request,
+    state: StateDep,
+    reason: Annotated[SignOutReason, Query(description="why, for the audit trail")] = "sign_out",
+) -> Response:
+    """Close the session: "Cerrar sesión", "Cambiar de enfermera" (``switch``) or the
+    kiosk's inactivity lock (``lock``). An open screening stays open for the next nurse,
+    and a measuring run goes on under the nurse who started it."""
     cookie = request.cookies.get(SESSION_COOKIE)
-    if cookie:
-        principal = state.sessions.get(cookie)
-        state.sessions.close(cookie)
-        if principal is not None:
-            await record(state.audit, "sign_out", principal)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    if cookie:
+        principal = state.sessions.close(cookie, reason)
+        if principal is not None:
+            await record(state.audit, "sign_out", principal, detail={"reason": reason})
+            # the ended session's name: the next sign-in tells a switch from an unlock
+            response.set_cookie(
+                PREVIOUS_COOKIE,
+                cookie,
+                max_age=int(KEEP_ENDED_S),
+                httponly=True,
+                samesite="strict",
+                path="/",
+                secure=False,
+            )
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     return response
