@@ -376,7 +376,9 @@ async def _serial_glucometer(family: str, case: Case, stack: contextlib.AsyncExi
         driver=family,
         transport="serial",
         port=sim.port,
-        timeout_s=2.0,
+        # the deadline leaves room for all three tries of a damaged reply even on a loaded
+        # CI machine: at 2.0 s a slow run turned "damaged replies" into "timeout"
+        timeout_s=3.0,
         options={"reply_s": 0.25, "retries": 2},
     )
     return Setup(device, {})

@@ -1,6 +1,6 @@
 """The soak of issue 8 (``bench/soak.py``): screenings in a row through the real service.
 
-CI runs 30 screenings (after a warm-up of 10) and checks that nothing grows but the
+CI runs 20 screenings (after a warm-up of 6) and checks that nothing grows but the
 bounded pools: no asyncio task, no thread, no descriptor other than the database pool's
 connections; and that the app's shutdown leaves nothing behind. ``--run-slow`` runs
 1,000 and also holds RSS growth after the warm-up to 10 MB. No timing is asserted.
@@ -35,9 +35,9 @@ def _assert_no_leaks(result: dict[str, Any], screenings: int) -> None:
     assert left == {"fds": 0, "threads": 0, "tasks": 0, "task_names": []}, left
 
 
-def test_thirty_screenings_leak_no_task_thread_or_descriptor() -> None:
-    result = soak.main(["--screenings", "30", "--warmup", "10"])
-    _assert_no_leaks(result, 30)
+def test_twenty_screenings_leak_no_task_thread_or_descriptor() -> None:
+    result = soak.main(["--screenings", "20", "--warmup", "6"])
+    _assert_no_leaks(result, 20)
 
 
 @pytest.mark.slow

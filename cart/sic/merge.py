@@ -36,15 +36,16 @@ def _key(entry: Mapping[str, Any]) -> tuple[str, str] | None:
     return (str(request.get("url")), str(condition)) if condition else None
 
 
-def _rewrite(node: Any, urls: Mapping[str, str]) -> Any:
+def rewrite_references(node: Any, urls: Mapping[str, str]) -> Any:
+    """A copy of ``node`` with every ``reference`` found in ``urls`` replaced by its value."""
     if isinstance(node, dict):
-        out = {k: _rewrite(v, urls) for k, v in node.items()}
+        out = {k: rewrite_references(v, urls) for k, v in node.items()}
         ref = out.get("reference")
         if isinstance(ref, str) and ref in urls:
             out["reference"] = urls[ref]
         return out
     if isinstance(node, list):
-        return [_rewrite(v, urls) for v in node]
+        return [rewrite_references(v, urls) for v in node]
     return node
 
 
@@ -69,7 +70,7 @@ def merge_bundles(bundles: Sequence[Mapping[str, Any]]) -> Merged:
                 kept[key] = entry["fullUrl"]
             own.append(entry)
         for entry in own:
-            resource = _rewrite(entry["resource"], same) if same else entry["resource"]
+            resource = rewrite_references(entry["resource"], same) if same else entry["resource"]
             entries.append({**entry, "resource": resource})
             owners.append(index)
     return Merged({"resourceType": "Bundle", "type": "transaction", "entry": entries}, owners)

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from cart.sic.adapter import UnexpectedResponse
+from cart.sic.merge import rewrite_references
 
 __all__ = ["StepResult", "deliver_in_steps", "plan_steps", "refuses_size"]
 
@@ -67,18 +68,6 @@ def plan_steps(bundle: Mapping[str, Any], step_size: int) -> list[list[list[Entr
         done |= {e["fullUrl"] for e in ready}
         left = [e for e in left if e["fullUrl"] not in done]
     return phases
-
-
-def _resolve(node: Any, ids: Mapping[str, str]) -> Any:
-    if isinstance(node, dict):
-        out = {k: _resolve(v, ids) for k, v in node.items()}
-        ref = out.get("reference")
-        if isinstance(ref, str) and ref in ids:
-            out["reference"] = ids[ref]
-        return out
-    if isinstance(node, list):
-        return [_resolve(v, ids) for v in node]
-    return node
 
 
 def _codes(body: bytes) -> list[str]:
@@ -133,7 +122,7 @@ async def deliver_in_steps(
         body = {
             "resourceType": "Bundle",
             "type": "transaction",
-            "entry": [{**e, "resource": _resolve(e["resource"], ids)} for e in chunk],
+            "entry": [{**e, "resource": rewrite_references(e["resource"], ids)} for e in chunk],
         }
         async with gate:
             return chunk, await send(body)

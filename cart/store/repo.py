@@ -759,20 +759,8 @@ class Store:
 
     def outbox_claim(self, entry_id: int, now: datetime, lease_until: datetime) -> bool:
         """Take the entry for one send attempt; False if another worker holds it or it is done."""
-        stmt = (
-            update(OutboxEntry)
-            .where(
-                col(OutboxEntry.id) == entry_id,
-                col(OutboxEntry.status) == OutboxStatus.PENDING,
-                or_(
-                    col(OutboxEntry.lease_until).is_(None),
-                    col(OutboxEntry.lease_until) <= now,
-                ),
-            )
-            .values(lease_until=lease_until, last_attempt_at=now)
-        )
         with self.session() as s:
-            claimed = s.exec(stmt).rowcount == 1
+            claimed = s.exec(_claim(entry_id, now, lease_until)).rowcount == 1
             s.commit()
             return bool(claimed)
 
@@ -783,19 +771,7 @@ class Store:
         taken: set[int] = set()
         with self.session() as s:
             for entry_id in entry_ids:
-                stmt = (
-                    update(OutboxEntry)
-                    .where(
-                        col(OutboxEntry.id) == entry_id,
-                        col(OutboxEntry.status) == OutboxStatus.PENDING,
-                        or_(
-                            col(OutboxEntry.lease_until).is_(None),
-                            col(OutboxEntry.lease_until) <= now,
-                        ),
-                    )
-                    .values(lease_until=lease_until, last_attempt_at=now)
-                )
-                if s.exec(stmt).rowcount == 1:
+                if s.exec(_claim(entry_id, now, lease_until)).rowcount == 1:
                     taken.add(entry_id)
             s.commit()
         return taken
@@ -1110,4 +1086,17 @@ def _record(
         manual_entry=manual_entry,
         raw=blob,
         run_id=run_id,
+    )
+
+
+def _claim(entry_id: int, now: datetime, lease_until: datetime) -> Any:
+    """Lease a pending outbox entry that no live lease holds (one send attempt)."""
+    return (
+        update(OutboxEntry)
+        .where(
+            col(OutboxEntry.id) == entry_id,
+            col(OutboxEntry.status) == OutboxStatus.PENDING,
+            or_(col(OutboxEntry.lease_until).is_(None), col(OutboxEntry.lease_until) <= now),
+        )
+        .values(lease_until=lease_until, last_attempt_at=now)
     )

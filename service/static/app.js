@@ -1006,6 +1006,8 @@ async function loadSession() {
 function renderUser() {
   $("who").textContent = state.user ? t("session.who", { name: state.user.display_name }) : "";
   $("who").title = state.user ? state.user.display_name : "";
+  // device setup is for technicians and administrators; a nurse would only meet a 403 there
+  $("nav-devices").hidden = !(state.user && ["technician", "administrator"].includes(state.user.role));
 }
 
 // A run under way belongs to the nurse who started it and to this patient: she stays

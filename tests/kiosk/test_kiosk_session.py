@@ -110,6 +110,8 @@ def test_switch_nurse_mid_screening_and_the_second_completes_it(
     with browser() as page:
         open_kiosk(page, base)
         expect(page.locator("#who")).to_have_text(re.compile(r"^Sesión: "))
+        # device setup is not a nurse's page: no "Equipos" link for her
+        expect(page.locator("#nav-devices")).to_be_hidden()
         register(page, ROSA, "Rosa", "Martínez López")
         start(page)
         sid = _screening(page)
