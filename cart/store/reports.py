@@ -33,17 +33,6 @@ __all__ = [
     "screenings_between",
 ]
 
-#: a complete screening (the CASALUD completeness measure): all four measures plus waist
-COMPLETE_KINDS: Final = frozenset(
-    {
-        "body_weight",
-        "body_height",
-        "waist_circumference",
-        "systolic_pressure",
-        "diastolic_pressure",
-        "glucose",
-    }
-)
 #: the values a patient's history charts
 TRENDED: Final = (
     "body_weight",
@@ -53,6 +42,9 @@ TRENDED: Final = (
     "diastolic_pressure",
     "glucose",
 )
+#: a complete screening (the CASALUD completeness measure): all four measures plus waist,
+#: which are exactly the values the history charts
+COMPLETE_KINDS: Final = frozenset(TRENDED)
 RISK_DOMAINS: Final = frozenset({"at_risk", "probable_disease"})
 CONDITIONS: Final = ("obesity", "hypertension", "diabetes")
 

@@ -1289,17 +1289,22 @@ async function loadWorklist() {
   show($("worklist-empty"), rows.length === 0);
   $("worklist").replaceChildren(
     ...rows.map((row) =>
-      el(
-        "li",
-        { class: `work work--${row.urgent ? "urgent" : row.status}` },
-        el(
-          "a",
-          { href: `#/screenings/${row.id}`, class: "work-link" },
-          el("span", { class: "work-time", text: timeText(row.created_at) }),
-          el("span", { class: "work-name", text: patientName(row.patient) }),
-          el("span", { class: "work-status", text: worklistStatus(row) }),
-        ),
-      ),
+      workItem(row, timeText(row.created_at), patientName(row.patient), worklistStatus(row)),
+    ),
+  );
+}
+
+// one row of the worklist or of a patient's history: a link to the screening
+function workItem(row, time, name, status) {
+  return el(
+    "li",
+    { class: `work work--${row.urgent ? "urgent" : row.status}` },
+    el(
+      "a",
+      { href: `#/screenings/${row.id}`, class: "work-link" },
+      el("span", { class: "work-time", text: time }),
+      el("span", { class: "work-name", text: name }),
+      el("span", { class: "work-status", text: status }),
     ),
   );
 }
@@ -1317,17 +1322,7 @@ async function loadHistory(id) {
   const rows = screenings.ok ? screenings.data : [];
   $("history-list").replaceChildren(
     ...rows.map((row) =>
-      el(
-        "li",
-        { class: `work work--${row.urgent ? "urgent" : row.status}` },
-        el(
-          "a",
-          { href: `#/screenings/${row.id}`, class: "work-link" },
-          el("span", { class: "work-time", text: new Date(row.created_at).toLocaleDateString(state.lang === "en" ? "en-US" : "es-MX") }),
-          el("span", { class: "work-name", text: historyValues(row) }),
-          el("span", { class: "work-status", text: historyStatus(row) }),
-        ),
-      ),
+      workItem(row, new Date(row.created_at).toLocaleDateString(state.lang === "en" ? "en-US" : "es-MX"), historyValues(row), historyStatus(row)),
     ),
   );
   drawHistoryCharts(rows);

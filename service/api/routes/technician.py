@@ -9,8 +9,10 @@ writes each action to the audit trail with kinds and counts only (no value).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -95,16 +97,30 @@ def _conflict(message: str, nurse: str, reason: str) -> HTTPException:
     )
 
 
-async def _refuse_while_measuring(state: Any) -> None:
-    active = await asyncio.to_thread(active_runs, state.store)
-    if active or state.runs.busy_devices():
-        raise _conflict("a measuring run is active", MEASURING_ES, "measuring")
+async def _measuring(state: Any) -> bool:
+    """A run row is active or a run holds devices (a "Medir" between its checks and its row)."""
+    return bool(await asyncio.to_thread(active_runs, state.store) or state.runs.busy_devices())
+
+
+def _refuse_if_busy(rig: DeviceRig) -> None:
+    if rig.busy.locked():
+        raise _conflict("another technician action is running", BUSY_ES, "busy")
+
+
+@contextlib.asynccontextmanager
+async def _holding_devices(state: Any, rig: DeviceRig) -> AsyncIterator[None]:
+    """The devices for one technician action: none other, and no run measuring."""
+    _refuse_if_busy(rig)
+    async with rig.busy:
+        if await _measuring(state):  # inside: "Medir" re-checks the lock
+            raise _conflict("a measuring run is active", MEASURING_ES, "measuring")
+        yield
 
 
 async def _radio_free(state: Any, rig: DeviceRig) -> str | None:
     """Why the Bluetooth scan must wait (Spanish), or None: a run's devices may be
     scanning and connecting on the same radio, and so may a technician's test."""
-    if await asyncio.to_thread(active_runs, state.store) or state.runs.busy_devices():
+    if await _measuring(state):
         return "Hay una medición en curso: la búsqueda Bluetooth se hará cuando termine"
     if rig.busy.locked():
         return BUSY_ES
@@ -200,10 +216,7 @@ async def identify(
                 "nurse_message": problem,
             },
         )
-    if rig.busy.locked():
-        raise _conflict("another technician action is running", BUSY_ES, "busy")
-    async with rig.busy:
-        await _refuse_while_measuring(state)  # inside: "Medir" re-checks the lock
+    async with _holding_devices(state, rig):
         try:
             found = await identify_serial(
                 body.path, families=body.families, modbus_ids=body.modbus_ids
@@ -267,10 +280,7 @@ async def test_reading(
         (cfg,) = validate_devices([body.table()], **extra)
     except ConfigError as exc:
         return _invalid(exc, config_problem(exc, [body.table()]))
-    if rig.busy.locked():
-        raise _conflict("another technician action is running", BUSY_ES, "busy")
-    async with rig.busy:
-        await _refuse_while_measuring(state)  # inside: "Medir" re-checks the lock
+    async with _holding_devices(state, rig):
         try:
             result = await take_test_reading(
                 cfg, state.store, clock_skew_s=state.settings.clock_skew_s, **extra
@@ -386,8 +396,7 @@ async def reload(state: StateDep, rig: RigDep, user: TechnicianUser) -> ReloadRe
         configs = await asyncio.to_thread(load_devices, state.settings.devices_file)
     except ConfigError as exc:
         return _invalid(exc, "El archivo de equipos guardado no es válido: guárdelo de nuevo")
-    if rig.busy.locked():
-        raise _conflict("another technician action is running", BUSY_ES, "busy")
+    _refuse_if_busy(rig)
     async with rig.busy:
         try:
             fresh = await rig.reload(configs, state.devices, state.runs, state.store)
