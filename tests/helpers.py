@@ -6,6 +6,7 @@ import functools
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -28,6 +29,19 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def wait_until_up(proc: subprocess.Popen[Any], url: str, timeout_s: float) -> bool:
+    """Poll ``url`` until it answers 200 (True); False once ``proc`` exits or time is up."""
+    deadline = time.monotonic() + timeout_s
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return True
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    return False
 
 
 def write_devices(path: Path, devices: list[DeviceConfig]) -> Path:

@@ -6,13 +6,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.helpers import free_port, sign_in
+from tests.helpers import free_port, sign_in, wait_until_up
 from tests.service.support import PATIENT, parse_sse
 
 CART = Path(sys.executable).with_name("cart")
@@ -30,18 +29,10 @@ def served(tmp_path):
         stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            out = proc.stdout.read().decode() if proc.stdout else ""
-            proc.kill()
-            pytest.fail(f"cart serve did not come up: {out}")
-        time.sleep(0.1)
+    if not wait_until_up(proc, f"{base}/api/v1/health", 30):
+        proc.kill()
+        out = proc.stdout.read().decode() if proc.stdout else ""
+        pytest.fail(f"cart serve did not come up: {out}")
     yield base, tmp_path
     proc.send_signal(signal.SIGINT)
     try:

@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 from pathlib import Path
 from typing import IO
 
-import httpx
-
-from tests.helpers import free_port
+from tests.helpers import free_port, wait_until_up
 
 HERE = Path(__file__).parent / "medplum"
 SERVER = HERE / "server.js"
@@ -36,16 +33,8 @@ def start_medplum(log: IO[bytes]) -> tuple[subprocess.Popen[bytes], str]:
         stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}/fhir"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            break
-        try:
-            if httpx.get(f"{base}/metadata", timeout=1).status_code == 200:
-                return proc, base
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
+    if wait_until_up(proc, f"{base}/metadata", 60):
+        return proc, base
     stop(proc)
     raise RuntimeError("the Medplum test server did not start")
 

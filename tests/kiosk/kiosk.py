@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +17,7 @@ import pytest
 
 from cart.curp import check_digit
 from service.demo import DEMO_CREDENTIALS, DEMO_PIN, DEMO_USERNAME
-from tests.helpers import free_port
+from tests.helpers import free_port, wait_until_up
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -68,18 +67,10 @@ def serve(
             stderr=subprocess.STDOUT,
         )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            proc.wait()
-            pytest.fail(f"cart serve did not come up: {log_path.read_text(errors='replace')}")
-        time.sleep(0.1)
+    if not wait_until_up(proc, f"{base}/api/v1/health", 30):
+        proc.kill()
+        proc.wait()
+        pytest.fail(f"cart serve did not come up: {log_path.read_text(errors='replace')}")
     try:
         yield base, proc
     finally:

@@ -14,12 +14,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
-import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -30,7 +28,7 @@ from cart.store.accounts import Accounts
 from cart.store.models import Patient, Screening
 from cart.users import Role
 from service.main import create_app
-from tests.helpers import TEST_PIN, free_port
+from tests.helpers import TEST_PIN, free_port, wait_until_up
 from tests.service.support import CURP_ADULT
 
 CART = Path(sys.executable).with_name("cart")
@@ -79,17 +77,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
         stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
     try:
-        while True:
-            try:
-                if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"cart serve did not come up: {(cwd / 'serve.log').read_text()}")
-            time.sleep(0.1)
+        if not wait_until_up(proc, f"{base}/api/v1/health", 30):
+            pytest.fail(f"cart serve did not come up: {(cwd / 'serve.log').read_text()}")
         yield base, tokens
     finally:
         proc.send_signal(signal.SIGINT)

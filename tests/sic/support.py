@@ -28,7 +28,7 @@ from cart.sic.sample import sample_screening
 from cart.sic.steps import plan_steps
 from cart.store import Store, create_db_engine, migrate
 from tests.fhir_servers import medplum_server as medplum
-from tests.helpers import free_port
+from tests.helpers import free_port, wait_until_up
 
 SEKMET = Path(sys.executable).with_name("sekmet")
 GATEWAY = GatewayIdentity(system_id="test-gateway-0001")
@@ -180,19 +180,11 @@ def sekmet_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FhirServ
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/metadata", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            proc.wait()
-            log.close()
-            pytest.fail(f"sekmet did not start: {(folder / 'sekmet.log').read_text()[-2000:]}")
-        time.sleep(0.1)
+    if not wait_until_up(proc, f"{base}/metadata", 60):
+        proc.kill()
+        proc.wait()
+        log.close()
+        pytest.fail(f"sekmet did not start: {(folder / 'sekmet.log').read_text()[-2000:]}")
     try:
         yield FhirServer(base, db_path, "sekmet")
     finally:

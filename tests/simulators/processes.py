@@ -29,7 +29,7 @@ from pathlib import Path
 import httpx
 
 from cart.devices import DeviceConfig, load_devices
-from tests.helpers import TEST_NURSE, TEST_PIN, ensure_test_nurse, free_port
+from tests.helpers import TEST_NURSE, TEST_PIN, ensure_test_nurse, free_port, wait_until_up
 
 __all__ = ["ServedCart", "SimulatorProcess", "serve_process", "simulate_process"]
 
@@ -173,16 +173,8 @@ def serve_process(
     proc, output = _start(["serve", "--port", str(port)], folder, values)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            try:
-                if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"cart serve did not come up: {output.text()}")
-            time.sleep(0.1)
+        if not wait_until_up(proc, f"{base}/api/v1/health", START_TIMEOUT_S):
+            raise RuntimeError(f"cart serve did not come up: {output.text()}")
         yield ServedCart(proc, base, database_url, output)
     finally:
         _stop(proc)
