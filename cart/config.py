@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     sic_batch_size: int = Field(default=20, ge=1, le=200)
     """Pending screenings per transaction Bundle when a backlog drains (shared Patient,
     Devices, Practitioners once per Bundle); 1 sends each screening on its own."""
+    sic_plain_first_send: bool = True
+    """A never-sent screening's Observations and RiskAssessment go as plain creates
+    after one search shows none of them on the server (cart/sic/first_send.py); false:
+    every entry is always a conditional create."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("timezone")

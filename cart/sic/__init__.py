@@ -51,4 +51,5 @@ def worker_from_settings(
         step_size=settings.sic_step_size,
         concurrency=settings.sic_concurrency,
         batch_size=settings.sic_batch_size,
+        plain_first_send=settings.sic_plain_first_send,
     )

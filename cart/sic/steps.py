@@ -6,7 +6,8 @@ nothing (Patient, Devices), then what points only at those (the Observations, wi
 ids the server returned in place of the ``urn:uuid`` references), then the rest
 (averages pointing at single readings, the RiskAssessment). Each step is a transaction
 of at most ``step_size`` conditional creates, so a resend of any step (after a crash or
-a lost answer) finds what is already there: exactly once, step by step.
+a lost answer) finds what is already there: exactly once, step by step. A first send's
+own resources, plain creates (:mod:`cart.sic.first_send`), go together in one last step.
 """
 
 from __future__ import annotations
@@ -16,14 +17,15 @@ import json
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import httpx
 
 from cart.sic.adapter import UnexpectedResponse
+from cart.sic.first_send import is_conditional
 from cart.sic.merge import rewrite_references
 
-__all__ = ["StepResult", "deliver_in_steps", "plan_steps", "refuses_size"]
+__all__ = ["PLAIN_STEP", "StepResult", "deliver_in_steps", "plan_steps", "refuses_size"]
 
 Entry = dict[str, Any]
 Send = Callable[[Mapping[str, Any]], Awaitable[httpx.Response]]
@@ -52,9 +54,30 @@ def _references(node: Any) -> set[str]:
     return set()
 
 
-def plan_steps(bundle: Mapping[str, Any], step_size: int) -> list[list[list[Entry]]]:
-    """Phases (each after the ones it references), each cut into chunks of ``step_size``."""
+PLAIN_STEP: Final = 1000
+"""Most plain creates in the last step (a first send's own resources, one transaction)."""
+
+
+def plan_steps(
+    bundle: Mapping[str, Any], step_size: int, plain_size: int = PLAIN_STEP
+) -> list[list[list[Entry]]]:
+    """Phases (each after the ones it references), each cut into chunks of ``step_size``.
+
+    Plain creates (a first send's own resources: :mod:`cart.sic.first_send`) go
+    together in one last step: no size cap applies to a transaction without
+    conditional creates, and the server resolves their references to each other.
+    """
     entries: list[Entry] = list(bundle.get("entry") or [])
+    plain = [e for e in entries if not is_conditional(e)]
+    if plain and len(plain) < len(entries) and len(plain) <= plain_size:
+        plain_urls = {e["fullUrl"] for e in plain}
+        conditional = [e for e in entries if is_conditional(e)]
+        if not any(_references(e["resource"]) & plain_urls for e in conditional):
+            return [*_phases(conditional, step_size), [plain]]
+    return _phases(entries, step_size)
+
+
+def _phases(entries: list[Entry], step_size: int) -> list[list[list[Entry]]]:
     urls = {e["fullUrl"] for e in entries}
     needs = {e["fullUrl"]: _references(e["resource"]) & urls for e in entries}
     done: set[str] = set()

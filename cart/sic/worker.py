@@ -1,8 +1,11 @@
 """The outbox worker: delivers completed screenings to SIC, oldest first, exactly once.
 
 Delivery is at-least-once on the wire and exactly-once in effect: an entry is marked
-sent only after the destination answered 2xx, and every resource is a conditional
-create, so a resend after a crash or a lost response returns the existing resources.
+sent only after the destination answered 2xx, and every resend is all conditional
+creates, so a resend after a crash or a lost response returns the existing resources.
+A screening no request ever carried (the store proves it when the claim takes it) sends
+its own Observations and RiskAssessment as plain creates, once a search found none of
+them on the server (:mod:`cart.sic.first_send`).
 
 One transaction per ``batch_size`` pending screenings (:mod:`cart.sic.merge`: shared
 resources once, every entry still a conditional create) where the server takes it;
@@ -49,6 +52,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from cart.sic import first_send
 from cart.sic.adapter import (
     FhirTransactionAdapter,
     OutboundRequest,
@@ -164,6 +168,7 @@ class SicWorker:
         step_size: int = 8,
         concurrency: int = 1,
         batch_size: int = 1,
+        plain_first_send: bool = True,
     ) -> None:
         self.store = store
         self.adapter = adapter
@@ -195,6 +200,9 @@ class SicWorker:
         """Screenings per transaction (:mod:`cart.sic.merge`); halved for good when the
         server refuses a batch's size, back to this when steps take over."""
         self._batch_setting = self.batch_size
+        self.plain_first_send = plain_first_send
+        """A first send's own resources as plain creates (:mod:`cart.sic.first_send`);
+        off for good if the server cannot answer the existence search."""
         self._first_phase = asyncio.Lock()
         parts = urlsplit(self.base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -369,6 +377,7 @@ class SicWorker:
         ids = [e.id for e in entries if e.id is not None]
         claimed = await asyncio.to_thread(self.store.outbox_claim_many, ids, now, lease)
         mine = [e for e in entries if e.id in claimed]
+        first = {e.id for e in mine if e.id is not None and claimed[e.id]}  # never carried
         rows = await asyncio.to_thread(self.store.screenings_rows, [e.screening_id for e in mine])
         outcomes: dict[int, _Outcome] = {}
         ready: list[tuple[OutboxEntry, ScreeningExport]] = []
@@ -385,36 +394,94 @@ class SicWorker:
             except MappingError as exc:
                 outcomes[entry.id] = _Outcome("rejected", f"not sent: {exc.message}", None, None)
         if len(ready) > 1 and isinstance(self.adapter, FhirTransactionAdapter):
-            sent = await self._send_merged(self.adapter, [x for _, x in ready])
+            sent = await self._send_merged(
+                self.adapter, [x for _, x in ready], [e.id in first for e, _ in ready]
+            )
             for (entry, _), outcome in zip(ready, sent, strict=True):
                 assert entry.id is not None
                 outcomes[entry.id] = outcome
         else:
             for entry, export in ready:
                 assert entry.id is not None
-                outcomes[entry.id] = await self._send_one(export)
+                outcomes[entry.id] = await self._send_one(export, first=entry.id in first)
         return [outcomes.get(e.id) if e.id is not None else None for e in entries]
 
-    async def _send_one(self, export: ScreeningExport) -> _Outcome:
-        """One screening: one transaction, or steps when the server refuses its size."""
+    async def _send_one(self, export: ScreeningExport, *, first: bool = False) -> _Outcome:
+        """One screening: one transaction, or steps when the server refuses its size.
+
+        ``first``: no request ever carried it (its own resources may go as plain creates)."""
+        adapter = self.adapter
+        bundle: dict[str, Any] | None = None
         try:
-            request = self.adapter.render(export)
+            if isinstance(adapter, FhirTransactionAdapter):
+                (bundle,) = await self._first_sends([adapter.bundle(export)], [first])
+                request = adapter.request_for(bundle)
+            else:
+                request = adapter.render(export)
         except MappingError as exc:
             return _Outcome("rejected", f"not sent: {exc.message}", None, None)
         try:
-            if self.delivery == "steps" and isinstance(self.adapter, FhirTransactionAdapter):
-                return await self._deliver_in_steps(self.adapter, export)
+            if self.delivery == "steps" and isinstance(adapter, FhirTransactionAdapter):
+                assert bundle is not None
+                return await self._deliver_in_steps(adapter, bundle)
             response = await self._send(request)
             if (
                 self.delivery != "transaction"  # "steps": another delivery just switched
-                and isinstance(self.adapter, FhirTransactionAdapter)
+                and isinstance(adapter, FhirTransactionAdapter)
                 and refuses_size(response.status_code, response.content)
             ):
                 self._switch_to_steps(len(request.content), response.status_code)
-                return await self._deliver_in_steps(self.adapter, export)
+                # a resend: every entry conditional again
+                return await self._deliver_in_steps(adapter, adapter.bundle(export))
         except httpx.TransportError as exc:
             return self._network_outcome(exc)
         return self._classify(response)
+
+    async def _first_sends(
+        self, bundles: list[dict[str, Any]], first: list[bool]
+    ) -> list[dict[str, Any]]:
+        """``bundles`` with the first sends' own resources as plain creates, when one
+        search per type shows none of them on the server; else unchanged."""
+        if not self.plain_first_send or not any(first):
+            return bundles
+        fresh = [b for b, f in zip(bundles, first, strict=True) if f]
+        if not await self._none_on_server(first_send.existence_queries(fresh)):
+            return bundles
+        return [
+            first_send.plain_first_send(b) if f else b for b, f in zip(bundles, first, strict=True)
+        ]
+
+    async def _none_on_server(self, queries: list[tuple[str, dict[str, str]]]) -> bool:
+        """True only if every search answered and found nothing."""
+        for kind, params in queries:
+            try:
+                response = await self._http().post(
+                    self._url(f"{kind}/_search"),
+                    data=params,
+                    headers=self._headers({"Accept": FhirTransactionAdapter.CONTENT_TYPE}),
+                )
+            except httpx.TransportError:
+                return False  # the send that follows meets the same network and says so
+            if response.status_code in (400, 404, 405, 501):
+                self.plain_first_send = False
+                log.warning(
+                    "sic: the destination does not answer POST %s/_search (HTTP %s): "
+                    "every entry is a conditional create from now on",
+                    kind,
+                    response.status_code,
+                )
+                return False
+            if not 200 <= response.status_code < 300:
+                return False
+            try:
+                total = first_send.search_total(json.loads(response.content))
+            except ValueError:
+                total = None
+            if total != 0:
+                if total:
+                    log.info("sic: %d of a first send's %s already on the server", total, kind)
+                return False
+        return True
 
     def _switch_to_steps(self, size: int, status: int) -> None:
         if self.delivery != "auto":
@@ -438,18 +505,24 @@ class SicWorker:
         return self._down(f"network error: {type(exc).__name__}: {exc}")
 
     async def _send_merged(
-        self, adapter: FhirTransactionAdapter, exports: list[ScreeningExport]
+        self,
+        adapter: FhirTransactionAdapter,
+        exports: list[ScreeningExport],
+        first: list[bool] | None = None,
     ) -> list[_Outcome]:
         """Several screenings in one transaction (or one delivery in steps).
 
         All-or-nothing for the outbox: every screening is sent when the server took the
         whole, none when it did not. A 4xx names no screening, so each is then sent on
         its own and only the one at fault is parked; a size refusal halves the batch.
+        ``first``: per screening, whether no request ever carried it; every send after
+        this one (halves, each alone) is all conditional creates.
         """
         try:
             bundles = [adapter.bundle(x) for x in exports]
         except MappingError:  # one of them: find it alone
             return [await self._send_one(x) for x in exports]
+        bundles = await self._first_sends(bundles, first or [False] * len(bundles))
         merged = merge_bundles(bundles)
         try:
             if self.delivery == "steps":
@@ -463,11 +536,12 @@ class SicWorker:
                     self.batch_size = max(1, min(self.batch_size, len(exports)) // 2)
                     log.info("sic: a batch was refused for its size: %d a batch", self.batch_size)
                     half = len(exports) // 2
-                    first = await self._send_merged(adapter, exports[:half])
-                    second = await self._send_merged(adapter, exports[half:])
-                    return [*first, *second]
+                    head = await self._send_merged(adapter, exports[:half])
+                    tail = await self._send_merged(adapter, exports[half:])
+                    return [*head, *tail]
                 self._switch_to_steps(len(request.content), response.status_code)
-                return await self._merged_in_steps(adapter, exports, merged)
+                again = merge_bundles([adapter.bundle(x) for x in exports])  # conditional
+                return await self._merged_in_steps(adapter, exports, again)
         except httpx.TransportError as exc:
             outcome = self._network_outcome(exc)
             return [outcome] * len(exports)
@@ -516,9 +590,9 @@ class SicWorker:
         )
 
     async def _deliver_in_steps(
-        self, adapter: FhirTransactionAdapter, export: ScreeningExport
+        self, adapter: FhirTransactionAdapter, bundle: Mapping[str, Any]
     ) -> _Outcome:
-        result = await self._steps(adapter, adapter.bundle(export))
+        result = await self._steps(adapter, bundle)
         if isinstance(result, _Outcome):
             return result
         self._failures = 0

@@ -766,13 +766,20 @@ class Store:
 
     def outbox_claim_many(
         self, entry_ids: Sequence[int], now: datetime, lease_until: datetime
-    ) -> set[int]:
-        """:meth:`outbox_claim` for several entries in one transaction; the ids taken."""
-        taken: set[int] = set()
+    ) -> dict[int, bool]:
+        """:meth:`outbox_claim` for several entries in one transaction.
+
+        The ids taken, each with whether this is its first claim ever: no attempt was
+        ever recorded, so no request of this database carried it. Decided by the same
+        row update that takes the lease, so two workers cannot both see a first claim.
+        """
+        taken: dict[int, bool] = {}
         with self.session() as s:
             for entry_id in entry_ids:
-                if s.exec(_claim(entry_id, now, lease_until)).rowcount == 1:
-                    taken.add(entry_id)
+                if s.exec(_claim(entry_id, now, lease_until, first=True)).rowcount == 1:
+                    taken[entry_id] = True
+                elif s.exec(_claim(entry_id, now, lease_until)).rowcount == 1:
+                    taken[entry_id] = False
             s.commit()
         return taken
 
@@ -1089,14 +1096,16 @@ def _record(
     )
 
 
-def _claim(entry_id: int, now: datetime, lease_until: datetime) -> Any:
-    """Lease a pending outbox entry that no live lease holds (one send attempt)."""
+def _claim(entry_id: int, now: datetime, lease_until: datetime, *, first: bool = False) -> Any:
+    """Lease a pending outbox entry that no live lease holds (one send attempt);
+    ``first``: only if no attempt was ever recorded (``last_attempt_at`` is never reset)."""
+    conditions = [
+        col(OutboxEntry.id) == entry_id,
+        col(OutboxEntry.status) == OutboxStatus.PENDING,
+        or_(col(OutboxEntry.lease_until).is_(None), col(OutboxEntry.lease_until) <= now),
+    ]
+    if first:
+        conditions.append(col(OutboxEntry.last_attempt_at).is_(None))
     return (
-        update(OutboxEntry)
-        .where(
-            col(OutboxEntry.id) == entry_id,
-            col(OutboxEntry.status) == OutboxStatus.PENDING,
-            or_(col(OutboxEntry.lease_until).is_(None), col(OutboxEntry.lease_until) <= now),
-        )
-        .values(lease_until=lease_until, last_attempt_at=now)
+        update(OutboxEntry).where(*conditions).values(lease_until=lease_until, last_attempt_at=now)
     )

@@ -1,11 +1,14 @@
 """A fault-injecting HTTP/1.1 reverse proxy on 127.0.0.1, in front of the real FHIR server.
 
-Each request takes the next scripted action (default ``pass``):
+Each transaction (a POST that is not a search) takes the next scripted action, each
+``POST [type]/_search`` (a first send's existence check) the next of ``script_searches``
+(default ``pass``):
 
     pass          forward to the server and relay its answer
     drop          close the connection without answering (server "down" mid-flight)
     timeout       hold the request without answering for ``hold`` seconds
     503           answer 503 with an OperationOutcome, never reaching the server
+    400/404/405   answer that status (a server that does not do such a request)
     429:N         answer 429 with ``Retry-After: N``
     lost          forward (the server commits), then close without relaying the answer
 
@@ -52,6 +55,7 @@ class FaultProxy:
         self.hold = hold
         self.delay = delay
         self.actions: deque[str] = deque()
+        self.search_actions: deque[str] = deque()
         self.requests: list[Seen] = []
         self.in_flight = 0
         self._server: asyncio.Server | None = None
@@ -91,8 +95,15 @@ class FaultProxy:
     async def __aexit__(self, *_: object) -> None:
         await self.stop()
 
+    def script_searches(self, *actions: str) -> None:
+        self.search_actions.extend(actions)
+
     def posts(self) -> list[Seen]:
-        return [r for r in self.requests if r.method == "POST"]
+        """The transactions (POSTs that are not searches)."""
+        return [r for r in self.requests if r.method == "POST" and not _search(r.path)]
+
+    def searches(self) -> list[Seen]:
+        return [r for r in self.requests if r.method == "POST" and _search(r.path)]
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -122,7 +133,8 @@ class FaultProxy:
                     key, value = line.split(":", 1)
                     headers[key.strip().lower()] = value.strip()
             body = await reader.readexactly(int(headers.get("content-length", "0")))
-            action = self.actions.popleft() if self.actions else "pass"
+            queue = self.search_actions if _search(target) else self.actions
+            action = queue.popleft() if queue else "pass"
             seen = Seen(action, method, target, headers.get("authorization"), time.monotonic())
             self.requests.append(seen)
             if not await self._act(action, method, target, headers, body, writer, seen):
@@ -144,6 +156,14 @@ class FaultProxy:
         if action == "timeout":
             await asyncio.sleep(self.hold)
             return False
+        if action in ("400", "404", "405"):  # the server does not do this at all
+            outcome = {
+                "resourceType": "OperationOutcome",
+                "issue": [{"severity": "error", "code": "not-supported"}],
+            }
+            seen.status = int(action)
+            await self._write(writer, int(action), "No", {}, json.dumps(outcome).encode())
+            return True
         if action == "503":
             outcome = {
                 "resourceType": "OperationOutcome",
@@ -186,3 +206,7 @@ class FaultProxy:
         with contextlib.suppress(ConnectionError):  # the client may be gone (killed)
             writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
             await writer.drain()
+
+
+def _search(target: str) -> bool:
+    return target.split("?", 1)[0].endswith("/_search")

@@ -23,6 +23,7 @@ import pytest
 from cart.sic import FhirTransactionAdapter, GatewayIdentity, RetryPolicy, SicWorker
 from cart.sic.codes import CURP_SYSTEM, RISK_ID_SYSTEM
 from cart.sic.fhir import build_bundle, risk_identifier
+from cart.sic.first_send import plain_first_send
 from cart.sic.model import ScreeningExport
 from cart.sic.sample import sample_screening
 from cart.sic.steps import plan_steps
@@ -99,13 +100,18 @@ class FhirServer:
         }
 
 
-def requests_per_screening(store: Store, screening_id: int, server: FhirServer) -> int:
-    """POSTs one delivery of this screening takes on ``server``."""
+def requests_per_screening(
+    store: Store, screening_id: int, server: FhirServer, *, first: bool = True
+) -> int:
+    """Transactions one delivery of this screening takes on ``server`` (``first``: its
+    first send, own resources as plain creates; else a resend, all conditional)."""
     if server.delivery == "transaction":
         return 1
     rows = store.screening_rows(screening_id)
     assert rows is not None
     bundle = build_bundle(ScreeningExport.from_rows(rows), GATEWAY)
+    if first:
+        bundle = plain_first_send(bundle)
     return sum(len(phase) for phase in plan_steps(bundle, 8))
 
 

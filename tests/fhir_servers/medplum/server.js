@@ -139,12 +139,26 @@ function validate(resource, urls) {
   return { resourceType: 'OperationOutcome', issue: issues };
 }
 
+// A form body (POST [type]/_search) as Medplum's server reads it (express.urlencoded):
+// one string per parameter, an array when it repeats; anything else is JSON.
+function parseBody(req, text) {
+  const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  if (type !== 'application/x-www-form-urlencoded') {
+    return JSON.parse(text);
+  }
+  const out = {};
+  for (const [key, value] of new URLSearchParams(text)) {
+    out[key] = key in out ? [].concat(out[key], value) : value;
+  }
+  return out;
+}
+
 async function handle(req, res, text) {
   const url = new URL(req.url, `http://${host}`);
   if (!url.pathname.startsWith(base) && url.pathname !== base.slice(0, -1)) {
     return send(res, 404, { resourceType: 'OperationOutcome', issue: [] });
   }
-  const body = text ? JSON.parse(text) : undefined;
+  const body = text ? parseBody(req, text) : undefined;
   const path = url.pathname.slice(base.length);
   if (req.method === 'POST' && path === '$validate-profile') {
     return send(res, 200, validate(body, url.searchParams.getAll('profile')));
