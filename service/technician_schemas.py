@@ -122,6 +122,8 @@ class IdentifyResult(BaseModel):
 class MeasurementShown(BaseModel):
     kind: str
     value: float | None
+    decimals: int | None = None
+    """Digits after the point the device reported (72.40 kg -> 2); None when unknown."""
     unit: str
     special: str | None
     flags: list[str]

@@ -55,6 +55,9 @@ class ScreeningRow:
     patient: Patient | None
     values: dict[str, float]
     """The latest value per kind (BMI added when weight and height are known)."""
+    decimals: dict[str, int]
+    """The digits after the point each of ``values`` was reported with, where known (not
+    for rows stored before precision was kept, nor for the computed BMI)."""
     sic: str | None
     """The latest outbox entry's status: pending, sent, rejected (None: not queued)."""
 
@@ -70,15 +73,21 @@ def day_bounds(first: date, last: date, zone: ZoneInfo) -> tuple[datetime, datet
     return start, end
 
 
-def _values(records: Iterable[MeasurementRecord]) -> dict[str, float]:
+def _values(records: Iterable[MeasurementRecord]) -> tuple[dict[str, float], dict[str, int]]:
+    """The latest value per kind and, where known, its decimals."""
     values: dict[str, float] = {}
+    decimals: dict[str, int] = {}
     for r in records:  # in id order: the latest wins
         if r.value is not None:
             values[r.kind] = r.value
+            if r.decimals is None:
+                decimals.pop(r.kind, None)
+            else:
+                decimals[r.kind] = r.decimals
     weight, height = values.get("body_weight"), values.get("body_height")
     if weight and height:
         values["bmi"] = round(weight / (height / 100) ** 2, 1)
-    return values
+    return values, decimals
 
 
 def _rows(store: Store, screenings: Sequence[Screening]) -> list[ScreeningRow]:
@@ -104,15 +113,19 @@ def _rows(store: Store, screenings: Sequence[Screening]) -> list[ScreeningRow]:
             .order_by(col(OutboxEntry.id))
         ):
             sic[e.screening_id] = e.status
-    return [
-        ScreeningRow(
-            screening=x,
-            patient=patients.get(x.patient_id) if x.patient_id is not None else None,
-            values=_values(records.get(x.id, []) if x.id is not None else []),
-            sic=sic.get(x.id) if x.id is not None else None,
+    out = []
+    for x in screenings:
+        values, decimals = _values(records.get(x.id, []) if x.id is not None else [])
+        out.append(
+            ScreeningRow(
+                screening=x,
+                patient=patients.get(x.patient_id) if x.patient_id is not None else None,
+                values=values,
+                decimals=decimals,
+                sic=sic.get(x.id) if x.id is not None else None,
+            )
         )
-        for x in screenings
-    ]
+    return out
 
 
 def screenings_between(store: Store, start: datetime, end: datetime) -> list[ScreeningRow]:

@@ -73,10 +73,25 @@ function applyI18n() {
   renderUser();
 }
 
+// at most `decimals` digits after the point: counts, percentages and derived figures (BMI)
 function fmt(value, decimals = 1) {
   if (value === null || value === undefined) return "—";
   const locale = state.lang === "en" ? "en-US" : "es-MX";
   return Number(value).toLocaleString(locale, { maximumFractionDigits: decimals });
+}
+
+// a measured value with exactly the digits its device (or the nurse) reported, `reported`
+// (72.40 kg from a scale sending two decimals, 105 mg/dL); when that is not known (rows
+// stored before precision was kept) at most `usual`, as fmt()
+function fmtReported(value, reported, usual) {
+  if (reported === null || reported === undefined || value === null || value === undefined) return fmt(value, usual);
+  const locale = state.lang === "en" ? "en-US" : "es-MX";
+  return Number(value).toLocaleString(locale, { minimumFractionDigits: reported, maximumFractionDigits: reported });
+}
+
+// a measurement from the API or an event (its `value` and `decimals`)
+function fmtMeasurement(m, usual) {
+  return fmtReported(m.value, m.decimals, usual);
 }
 
 function show(el, visible) {
@@ -505,14 +520,14 @@ function valueFor(role) {
     if (!sys || !dia) return null;
     const pulse = latest("pulse_rate");
     const notes = [];
-    if (pulse) notes.push(t("value.pulse", { n: fmt(pulse.value, 0) }));
+    if (pulse) notes.push(t("value.pulse", { n: fmtMeasurement(pulse, 0) }));
     if (sys.flags.includes("average")) notes.push(t("value.average", { n: sys.context.readings || "2" }));
     if (sys.manual_entry) notes.push(t("value.manual"));
-    return { text: `${fmt(sys.value, 0)}/${fmt(dia.value, 0)}`, unit: "mmHg", note: notes.join(" · "), m: sys, manual: sys.manual_entry };
+    return { text: `${fmtMeasurement(sys, 0)}/${fmtMeasurement(dia, 0)}`, unit: "mmHg", note: notes.join(" · "), m: sys, manual: sys.manual_entry };
   }
   const m = latest(ROLE_KINDS[role][0]);
   if (!m) return null;
-  return { text: fmt(m.value, 1), unit: unitText(m.unit), note: m.manual_entry ? t("value.manual") : "", m, manual: m.manual_entry };
+  return { text: fmtMeasurement(m, 1), unit: unitText(m.unit), note: m.manual_entry ? t("value.manual") : "", m, manual: m.manual_entry };
 }
 
 // The blood pressure rests on fewer readings than the protocol requires (NOM-030).
@@ -603,7 +618,7 @@ function renderCards() {
     const value = valueFor(card.role);
     const partial = live && live.partial && live.stage === "progress" ? live.partial : null;
     const shown = partial
-      ? { text: fmt(partial.value, 1), unit: unitText(partial.unit), note: "" }
+      ? { text: fmtMeasurement(partial, 1), unit: unitText(partial.unit), note: "" }
       : value;
     const counting = live && live.stage === "waiting" && live.nextAt;
     const article = el(
@@ -886,13 +901,13 @@ function figures(condition, c) {
   if (condition === "obesity") {
     if (c.bmi !== null) out.push(t("fig.bmi", { v: fmt(c.bmi, 1) }));
     const waist = latest("waist_circumference");
-    if (waist) out.push(t("fig.waist", { v: fmt(waist.value, 1) }));
+    if (waist) out.push(t("fig.waist", { v: fmtMeasurement(waist, 1) }));
   } else if (condition === "hypertension") {
     const v = valueFor("bp");
     if (v) out.push(t("fig.bp", { v: v.text }));
   } else if (condition === "diabetes") {
     const g = latest("glucose");
-    if (g) out.push(t("fig.glucose", { v: fmt(g.value, 0) }));
+    if (g) out.push(t("fig.glucose", { v: fmtMeasurement(g, 0) }));
   }
   return out;
 }
@@ -1330,11 +1345,13 @@ async function loadHistory(id) {
 
 function historyValues(row) {
   const v = row.values || {};
+  const d = row.decimals || {};
+  const shown = (kind, usual) => fmtReported(v[kind], d[kind], usual);
   const parts = [];
-  if (v.body_weight !== undefined) parts.push(`${fmt(v.body_weight, 1)} kg`);
-  if (v.bmi !== undefined && v.bmi !== null) parts.push(t("fig.bmi", { v: fmt(v.bmi, 1) }));
-  if (v.systolic_pressure !== undefined && v.diastolic_pressure !== undefined) parts.push(`${fmt(v.systolic_pressure, 0)}/${fmt(v.diastolic_pressure, 0)} mmHg`);
-  if (v.glucose !== undefined) parts.push(`${fmt(v.glucose, 0)} mg/dL`);
+  if (v.body_weight !== undefined) parts.push(`${shown("body_weight", 1)} kg`);
+  if (v.bmi !== undefined && v.bmi !== null) parts.push(t("fig.bmi", { v: shown("bmi", 1) }));
+  if (v.systolic_pressure !== undefined && v.diastolic_pressure !== undefined) parts.push(`${shown("systolic_pressure", 0)}/${shown("diastolic_pressure", 0)} mmHg`);
+  if (v.glucose !== undefined) parts.push(`${shown("glucose", 0)} mg/dL`);
   return parts.join(" · ") || "—";
 }
 
@@ -1389,7 +1406,7 @@ function chart(box, title, xs, series, unit) {
   table.append(el("tr", {}, el("th", { text: t("chart.date"), scope: "col" }), ...series.map((s) => el("th", { text: s.label, scope: "col" }))));
   xs.forEach((x, i) => {
     const day = new Date(x * 1000).toLocaleDateString(state.lang === "en" ? "en-US" : "es-MX");
-    table.append(el("tr", {}, el("th", { text: day, scope: "row" }), ...series.map((s) => el("td", { text: s.values[i] === null ? "—" : `${fmt(s.values[i], 1)} ${unit}` }))));
+    table.append(el("tr", {}, el("th", { text: day, scope: "row" }), ...series.map((s) => el("td", { text: s.values[i] === null ? "—" : `${fmtReported(s.values[i], s.decimals ? s.decimals[i] : null, 1)} ${unit}` }))));
   });
   figure.append(table);
   if (typeof window.uPlot !== "function" || xs.length === 0) return;
@@ -1413,13 +1430,15 @@ function drawHistoryCharts(rows) {
   const sorted = [...rows].sort((a, b) => a.created_at.localeCompare(b.created_at));
   const xs = sorted.map((r) => Math.round(new Date(r.created_at).getTime() / 1000));
   const pick = (kind) => sorted.map((r) => (r.values && r.values[kind] !== undefined ? r.values[kind] : null));
-  chart(box, t("chart.weight"), xs, [{ label: t("role.scale"), values: pick("body_weight") }], "kg");
-  chart(box, t("chart.bmi"), xs, [{ label: "IMC", values: pick("bmi") }], "kg/m²");
+  const places = (kind) => sorted.map((r) => (r.decimals && r.decimals[kind] !== undefined ? r.decimals[kind] : null));
+  const line = (label, kind) => ({ label, values: pick(kind), decimals: places(kind) });
+  chart(box, t("chart.weight"), xs, [line(t("role.scale"), "body_weight")], "kg");
+  chart(box, t("chart.bmi"), xs, [line("IMC", "bmi")], "kg/m²");
   chart(box, t("chart.bp"), xs, [
-    { label: t("chart.systolic"), values: pick("systolic_pressure") },
-    { label: t("chart.diastolic"), values: pick("diastolic_pressure") },
+    line(t("chart.systolic"), "systolic_pressure"),
+    line(t("chart.diastolic"), "diastolic_pressure"),
   ], "mmHg");
-  chart(box, t("chart.glucose"), xs, [{ label: t("role.glucometer"), values: pick("glucose") }], "mg/dL");
+  chart(box, t("chart.glucose"), xs, [line(t("role.glucometer"), "glucose")], "mg/dL");
 }
 
 function drawIndicatorCharts(d) {

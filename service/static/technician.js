@@ -250,7 +250,9 @@ function candidateEntry() {
 
 function shown(m) {
   const name = KINDS[m.kind] ?? m.kind;
-  const value = m.value === null ? (m.special ?? "sin valor") : m.value.toLocaleString("es-MX");
+  // with exactly the digits the device reported (72.40 kg), when it says
+  const digits = m.decimals === null || m.decimals === undefined ? {} : { minimumFractionDigits: m.decimals, maximumFractionDigits: m.decimals };
+  const value = m.value === null ? (m.special ?? "sin valor") : m.value.toLocaleString("es-MX", digits);
   return `${name}: ${value} ${UNITS[m.unit] ?? m.unit}`;
 }
 

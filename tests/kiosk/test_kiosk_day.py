@@ -89,7 +89,8 @@ def test_a_nurses_day(tmp_path: Path) -> None:
         summary.wait_for_load_state()
         expect(summary.locator("h1")).to_have_text("Resumen del tamizaje")
         expect(summary.locator("body")).to_contain_text("Rosa Martínez López")
-        expect(summary.locator('[data-kind="body_weight"]')).to_contain_text("72.4 kg")
+        # with the two decimals the simulated scale sent
+        expect(summary.locator('[data-kind="body_weight"]')).to_contain_text("72.40 kg")
         expect(summary.locator('[data-kind="waist_circumference"]')).to_contain_text("94.5 cm")
         expect(summary.locator('[data-condition="obesity"]')).to_contain_text("En riesgo")
         expect(summary.get_by_role("button", name="Imprimir")).to_be_visible()
@@ -178,6 +179,10 @@ def test_a_nurses_day(tmp_path: Path) -> None:
         expect(charts).to_have_count(4)
         expect(charts.locator("canvas")).to_have_count(4)  # drawn by the vendored uPlot
         expect(charts.first.locator("table.sr-only td")).to_have_count(2)  # text equivalent
+        # each visit's weight with its own digits: the scale's 72.40, the typed-in 75.0 -> 75
+        expect(history.filter(has_text="72.40 kg")).to_have_count(1)
+        expect(history.filter(has_text="75 kg")).to_have_count(1)
+        expect(charts.first.locator("table.sr-only td")).to_have_text(["72.40 kg", "75 kg"])
         _every_viewport(page, "07-historial", "the patient's history")
 
         # 4. the indicators

@@ -64,7 +64,7 @@ def test_reload_resumes_and_leaving_asks_then_cancels_the_run(tmp_path: Path) ->
         expect(page.locator("#patient-name")).to_have_text("Rosa Martínez López")
         expect(page.locator("#measure")).to_be_disabled()
         scale = page.locator('[data-role="scale"]')
-        expect(scale.locator(".value-number")).to_have_text("72.4", timeout=20_000)
+        expect(scale.locator(".value-number")).to_have_text("72.40", timeout=20_000)
         expect(scale.locator(".value-when")).to_have_text("hace 1 min")
 
         # leaving asks first; "Seguir" keeps everything as it was
@@ -113,7 +113,7 @@ def test_reload_resumes_and_leaving_asks_then_cancels_the_run(tmp_path: Path) ->
         expect(visit).to_contain_text("Abierto")
         visit.get_by_role("link").click()
         expect(page.get_by_role("button", name="Medir", exact=True)).to_be_visible()
-        expect(page.locator('[data-role="scale"] .value-number')).to_have_text("72.4")
+        expect(page.locator('[data-role="scale"] .value-number')).to_have_text("72.40")
         assert not page.errors, page.errors
 
 
@@ -128,16 +128,16 @@ def test_a_restarted_service_brings_the_nurse_back(tmp_path: Path) -> None:
             page.get_by_text("En ayuno (8 horas o más)").click()
             start(page)
             page.get_by_role("button", name="Capturar cintura").click()
-            keypad(page, "91.0")  # the kiosk shows 91; the digit typed is kept as precision
+            keypad(page, "91.0")  # the digit typed is kept as precision, and shown
         with serve(tmp_path, "--simulate", "--fast", port=port) as (base, _):
             reload_kiosk(page)  # sessions end with the service: the nurse signs in again
             expect(page.locator("#patient-name")).to_have_text("Rosa Martínez López")
             expect(page).to_have_url(re.compile(r"#/screenings/1$"))
             waist = page.locator('[data-role="waist"]')
-            expect(waist.locator(".value-number")).to_have_text("91")
+            expect(waist.locator(".value-number")).to_have_text("91.0")
             page.get_by_role("button", name="Medir", exact=True).click()
             scale = page.locator('[data-role="scale"]')
-            expect(scale.locator(".value-number")).to_have_text("72.4", timeout=20_000)
+            expect(scale.locator(".value-number")).to_have_text("72.40", timeout=20_000)
             expect(page.get_by_role("button", name="Medir", exact=True)).to_be_enabled(
                 timeout=20_000
             )

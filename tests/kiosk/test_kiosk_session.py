@@ -123,7 +123,7 @@ def test_switch_nurse_mid_screening_and_the_second_completes_it(
         expect(page.locator("#session-error")).to_contain_text("Espere a que termine la medición")
         expect(page).to_have_url(re.compile(rf"/#/screenings/{sid}$"))
         scale = page.locator('[data-role="scale"] .value-number')
-        expect(scale).to_have_text("72.4", timeout=20_000)
+        expect(scale).to_have_text("72.40", timeout=20_000)
         expect(page.locator("#measure")).to_be_enabled(timeout=20_000)
         expect(page.locator("#session-error")).to_be_hidden()
 
@@ -139,7 +139,7 @@ def test_switch_nurse_mid_screening_and_the_second_completes_it(
         expect(page).to_have_url(re.compile(rf"/#/screenings/{sid}$"))
         expect(page.locator("#patient-name")).to_have_text("Rosa Martínez López")
         expect(page.locator("#who")).to_have_text("Sesión: Beatriz")
-        expect(scale).to_have_text("72.4")
+        expect(scale).to_have_text("72.40")
         page.get_by_role("button", name="Capturar cintura").click()
         keypad(page, "91")
         expect(page.locator('[data-role="waist"] .value-number')).to_have_text("91")

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlmodel import select
 
-from cart.store.models import Screening
+from cart.store.models import MeasurementRecord, Screening
 from tests.helpers import running_app
 from tests.service.support import API, PATIENT, curp, with_devices
 
@@ -31,16 +32,19 @@ FULL = {
 
 
 async def _screening(
-    client: httpx.AsyncClient, patient_id: int, values: dict[str, tuple[float, str]]
+    client: httpx.AsyncClient,
+    patient_id: int,
+    values: dict[str, tuple[float, str]] | dict[str, tuple[float, str, int]],
 ) -> int:
+    """A screening with ``values`` typed in: ``(value, unit)`` or ``(value, unit, decimals)``."""
     sid: int = (await client.post(f"{API}/screenings", json={"patient_id": patient_id})).json()[
         "id"
     ]
-    for kind, (value, unit) in values.items():
-        r = await client.post(
-            f"{API}/screenings/{sid}/measurements",
-            json={"kind": kind, "value": value, "unit": unit},
-        )
+    for kind, (value, unit, *places) in values.items():
+        body: dict[str, Any] = {"kind": kind, "value": value, "unit": unit}
+        if places:
+            body["decimals"] = places[0]
+        r = await client.post(f"{API}/screenings/{sid}/measurements", json=body)
         assert r.status_code == 201, r.text
     return sid
 
@@ -143,7 +147,7 @@ async def test_summary_page(tmp_path: Path) -> None:
         html = page.text
         assert '<html lang="es-MX">' in html
         assert "Lucía Hernández Prieto" in html
-        assert "80.0 kg" in html
+        assert '<td class="num">80 kg</td>' in html  # typed as 80.0 in JSON: no decimals
         assert "125 mmHg" in html
         assert "<strong>Obesidad: ■ Probable enfermedad</strong>" in html
         assert "<strong>Hipertensión: ● Sano</strong>" in html
@@ -159,3 +163,86 @@ async def test_summary_page(tmp_path: Path) -> None:
         assert "width: 72mm" in receipt
         assert (await client.get(f"/screenings/{sid}/summary?paper=legal")).status_code == 422
         assert (await client.get("/screenings/999/summary")).status_code == 404
+
+
+def _row(html: str, kind: str) -> str:
+    """The value cell of ``kind``'s line in a summary page."""
+    start = html.index(f'<tr data-kind="{kind}">')
+    cell = html.index('<td class="num">', start) + len('<td class="num">')
+    return html[cell : html.index("</td>", cell)]
+
+
+async def test_values_keep_the_reported_decimals(tmp_path: Path) -> None:
+    """The print-out and the worklist show each value with exactly the digits its device
+    (or the nurse) reported: 72.40 kg stays 72.40, 105 mg/dL stays 105; a converted value
+    has its converted precision and no float noise; an older row without decimals is shown
+    as before, and the computed BMI keeps its one decimal."""
+    settings = with_devices(tmp_path, tmp_path / "none.toml")
+    async with running_app(settings) as (app, client):
+        lucia = (await client.post(f"{API}/patients", json=PATIENT)).json()["id"]
+        rosa = (await client.post(f"{API}/patients", json=ROSA)).json()["id"]
+        exact = await _screening(
+            client,
+            lucia,
+            {
+                "body_weight": (72.4, "kg", 2),
+                "body_height": (160.0, "cm", 1),
+                "waist_circumference": (94.0, "cm", 0),
+                "systolic_pressure": (120.0, "mm[Hg]", 0),
+                "diastolic_pressure": (80.0, "mm[Hg]", 1),
+                "glucose": (105.0, "mg/dL", 0),
+            },
+        )
+        # 159.6 lb at 0.1 lb is 72.39 kg at 0.01 kg (72.3933... computed)
+        pounds = await _screening(client, rosa, {"body_weight": (159.6, "[lb_av]", 1)})
+        older = await _screening(client, rosa, {"body_weight": (72.4, "kg", 2)})
+        with app.state.cart.store.session() as s:  # a row stored before decimals were kept
+            query = select(MeasurementRecord).where(MeasurementRecord.screening_id == older)
+            (row,) = s.exec(query)
+            row.decimals = None
+            s.add(row)
+            s.commit()
+
+        html = (await client.get(f"/screenings/{exact}/summary")).text
+        shown = {
+            kind: _row(html, kind)
+            for kind in (
+                "body_weight",
+                "body_height",
+                "waist_circumference",
+                "systolic_pressure",
+                "diastolic_pressure",
+                "glucose",
+            )
+        }
+        assert shown == {
+            "body_weight": "72.40 kg",
+            "body_height": "160.0 cm",
+            "waist_circumference": "94 cm",
+            "systolic_pressure": "120 mmHg",
+            "diastolic_pressure": "80.0 mmHg",
+            "glucose": "105 mg/dL",
+        }
+        assert _row((await client.get(f"/screenings/{pounds}/summary")).text, "body_weight") == (
+            "72.39 kg"
+        )
+        assert _row((await client.get(f"/screenings/{older}/summary")).text, "body_weight") == (
+            "72.4 kg"  # no decimals known: one, as before
+        )
+
+        today = {r["id"]: r for r in (await client.get(f"{API}/screenings")).json()}
+        assert today[exact]["values"]["body_weight"] == 72.4
+        assert today[exact]["values"]["bmi"] == 28.3
+        assert today[exact]["decimals"] == {  # no bmi: computed, not reported
+            "body_weight": 2,
+            "body_height": 1,
+            "waist_circumference": 0,
+            "systolic_pressure": 0,
+            "diastolic_pressure": 1,
+            "glucose": 0,
+        }
+        assert today[pounds]["values"] == {"body_weight": 72.39}
+        assert today[pounds]["decimals"] == {"body_weight": 2}
+        assert today[older]["decimals"] == {}
+        history = (await client.get(f"{API}/patients/{rosa}/screenings")).json()
+        assert [r["decimals"] for r in history] == [{}, {"body_weight": 2}]

@@ -60,7 +60,7 @@ def test_scan_identify_test_assign_save_and_reload(tmp_path: Path) -> None:
         expect(page.get_by_label("Función en el tamizaje")).to_have_value("scale")
 
         page.get_by_role("button", name="Lectura de prueba").click()
-        expect(page.locator("#test-values")).to_have_text("Peso: 72.4 kg")
+        expect(page.locator("#test-values")).to_have_text("Peso: 72.40 kg")  # its 2 decimals
         shot(page, "technician-test-reading.png")
 
         page.get_by_label("Identificador").fill("bascula-2")

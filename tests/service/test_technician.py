@@ -132,6 +132,7 @@ async def test_scan_identify_test_save_and_reload_the_simulated_cart(tmp_path):
         assert reading.status_code == 200, reading.text
         (weight,) = reading.json()["measurements"]
         assert (weight["kind"], weight["value"], weight["unit"]) == ("body_weight", 72.4, "kg")
+        assert weight["decimals"] == 2  # the simulated scale sends "+0072.40kg"
         assert reading.json()["remembered"] == 0  # a streaming scale has no memory
 
         # a Bluetooth meter's memory: downloaded, shown, remembered as the technician's

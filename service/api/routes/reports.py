@@ -72,6 +72,9 @@ class ScreeningSummary(BaseModel):
     """pending, sent or rejected; None while not queued."""
     values: dict[str, float]
     """The latest value per kind, and ``bmi``."""
+    decimals: dict[str, int]
+    """Digits after the point to show each of ``values`` with, as the device (or the nurse)
+    reported it (72.40 kg -> 2); a kind is missing when not known (older rows, ``bmi``)."""
     overall: dict[str, Any]
     """The traffic light per condition (stored at completion, computed before)."""
     known_diagnoses: list[str]
@@ -101,6 +104,7 @@ def _summary(state: CartState, row: ScreeningRow) -> ScreeningSummary:
         urgent=bool(result.get("urgent_attention")),
         sic=row.sic,
         values=row.values,
+        decimals=row.decimals,
         overall={k: v for k, v in result.items() if isinstance(v, str | bool | None)},
         known_diagnoses=list(s.known_diagnoses),
     )

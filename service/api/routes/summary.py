@@ -25,6 +25,8 @@ router = APIRouter(tags=["summary"])
 
 Paper = Literal["letter", "a4", "receipt"]
 
+#: label, unit and the decimals shown when the reading does not say (rows stored before
+#: precision was kept); a reading that does is shown with exactly its own
 KINDS_ES = {
     "body_weight": ("Peso", "kg", 1),
     "body_height": ("Estatura", "cm", 1),
@@ -67,6 +69,7 @@ h2 { font-size: 11pt; } th, td { padding: 1mm 0; } .light { padding: 1mm 2mm; }
 
 
 def _fmt(value: float | None, decimals: int) -> str:
+    """``value`` with exactly ``decimals`` digits after a '.' (72.40), thousands apart."""
     if value is None:
         return "—"
     return f"{value:,.{decimals}f}".replace(",", " ")
@@ -122,10 +125,11 @@ def render(state: CartState, screening_id: int, paper: Paper) -> str | None:
         )
     out.append("<h2>Mediciones</h2><table><thead><tr><th>Medida</th><th>Valor</th>")
     out.append("<th>Hora</th></tr></thead><tbody>")
-    for kind, (label, unit, decimals) in KINDS_ES.items():
+    for kind, (label, unit, usual) in KINDS_ES.items():
         shown = latest.get(kind)
         if shown is None:
             continue
+        decimals = usual if shown.decimals is None else shown.decimals
         note = " (capturado a mano)" if shown.manual_entry else ""
         out.append(
             f'<tr data-kind="{kind}"><td>{label}{note}</td>'

@@ -318,6 +318,7 @@ async def test_reading(
             MeasurementShown(
                 kind=m.kind.value,
                 value=m.value,
+                decimals=m.decimals,
                 unit=m.unit,
                 special=m.special.value if m.special else None,
                 flags=list(m.flags),
