@@ -32,6 +32,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--lease", type=float, help="seconds an entry stays claimed by this process (default 120)"
     )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        help="seconds before a first send whose answer never came goes again (default 600)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -81,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
             "backoff_base": args.backoff,
             "backoff_max": args.backoff_max,
             "lease": args.lease,
+            "settle": args.settle,
         }
         policy = replace(policy, **{k: v for k, v in knobs.items() if v is not None})
         worker = worker_from_settings(settings, store, policy)

@@ -44,7 +44,7 @@ import random
 import traceback
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -86,6 +86,12 @@ class RetryPolicy:
     """Per request (connect, write, read)."""
     lease: float = 120.0
     """How long an entry stays claimed by one worker; longer than ``timeout``."""
+    settle: float = 600.0
+    """How long a screening waits after a first send (plain creates) whose outcome is
+    unknown -- no answer, a connection lost after the request went, a gateway's 502/504,
+    a worker that died -- before it goes again, all conditional. A plain create still
+    in flight could land after a resend's conditional search and duplicate: no server
+    works on a request this long. Also the lease while plain first sends are on."""
     page_size: int = 50
     poll_interval: float = 5.0
     """Longest idle sleep; ``wake()`` cuts it short when a screening is completed."""
@@ -147,6 +153,8 @@ class _Outcome:
     status: int | None = None
     detail: dict[str, Any] | None = None
     delay: float | None = None
+    settle: bool = False
+    """A plain first send may still be in flight: hold the entry back ``policy.settle``."""
 
 
 class SicWorker:
@@ -373,7 +381,12 @@ class SicWorker:
         """Claim, load and send ``entries`` (one transaction when there are several);
         one outcome per entry, None for an entry another worker holds."""
         now = datetime.now(UTC)
-        lease = now + timedelta(seconds=self.policy.lease)
+        # a worker that dies mid-send leaves its entries held: a plain first send's
+        # request may outlive it, so they wait out ``settle`` before anyone resends
+        held = self.policy.lease
+        if self.plain_first_send:
+            held = max(held, self.policy.settle)
+        lease = now + timedelta(seconds=held)
         ids = [e.id for e in entries if e.id is not None]
         claimed = await asyncio.to_thread(self.store.outbox_claim_many, ids, now, lease)
         mine = [e for e in entries if e.id in claimed]
@@ -423,7 +436,7 @@ class SicWorker:
         try:
             if self.delivery == "steps" and isinstance(adapter, FhirTransactionAdapter):
                 assert bundle is not None
-                return await self._deliver_in_steps(adapter, bundle)
+                return self._unsure(await self._deliver_in_steps(adapter, bundle), bundle)
             response = await self._send(request)
             if (
                 self.delivery != "transaction"  # "steps": another delivery just switched
@@ -434,8 +447,24 @@ class SicWorker:
                 # a resend: every entry conditional again
                 return await self._deliver_in_steps(adapter, adapter.bundle(export))
         except httpx.TransportError as exc:
-            return self._network_outcome(exc)
-        return self._classify(response)
+            return self._unsure(self._network_outcome(exc), bundle, exc)
+        return self._unsure(self._classify(response), bundle)
+
+    def _unsure(
+        self, outcome: _Outcome, bundle: Mapping[str, Any] | None, exc: Exception | None = None
+    ) -> _Outcome:
+        """``outcome``, held back ``policy.settle`` if ``bundle`` carried plain creates
+        and the server may still be at work on it (see :class:`RetryPolicy`)."""
+        if outcome.kind not in ("retry", "down") or bundle is None:
+            return outcome
+        if all(first_send.is_conditional(e) for e in bundle.get("entry") or []):
+            return outcome
+        if exc is not None:
+            if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+                return outcome  # the request never left the cart
+        elif outcome.status not in (502, 504):  # the server itself answered: it is done
+            return outcome
+        return replace(outcome, settle=True)
 
     async def _first_sends(
         self, bundles: list[dict[str, Any]], first: list[bool]
@@ -526,7 +555,8 @@ class SicWorker:
         merged = merge_bundles(bundles)
         try:
             if self.delivery == "steps":
-                return await self._merged_in_steps(adapter, exports, merged)
+                outcomes = await self._merged_in_steps(adapter, exports, merged)
+                return [self._unsure(o, merged.bundle) for o in outcomes]
             request = adapter.request_for(merged.bundle)
             response = await self._send(request)
             if self.delivery != "transaction" and refuses_size(
@@ -543,9 +573,9 @@ class SicWorker:
                 again = merge_bundles([adapter.bundle(x) for x in exports])  # conditional
                 return await self._merged_in_steps(adapter, exports, again)
         except httpx.TransportError as exc:
-            outcome = self._network_outcome(exc)
+            outcome = self._unsure(self._network_outcome(exc), merged.bundle, exc)
             return [outcome] * len(exports)
-        outcome = self._classify(response)
+        outcome = self._unsure(self._classify(response), merged.bundle)
         if outcome.kind == "rejected":
             return [await self._send_one(x) for x in exports]
         if outcome.kind != "sent":
@@ -713,9 +743,13 @@ class SicWorker:
             report.errors.append(outcome.message)
             entry_attempts = entry.attempts + 1
             next_at = None
+            delay = 0.0
             if outcome.kind == "retry":
                 # this entry backs off on its own, so one bad Bundle cannot hold the queue
                 delay = self.policy.backoff(entry_attempts, self._rng)
+            if outcome.settle:
+                delay = max(delay, self.policy.settle)
+            if delay:
                 next_at = datetime.now(UTC) + timedelta(seconds=delay)
             await asyncio.to_thread(
                 self.store.outbox_retry,
@@ -729,7 +763,7 @@ class SicWorker:
                 sid,
                 entry_attempts,
                 outcome.message,
-                outcome.delay or 0.0,
+                delay or outcome.delay or 0.0,
             )
 
     # ------------------------------------------------------------------ HTTP

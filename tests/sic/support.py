@@ -34,7 +34,13 @@ from tests.helpers import free_port, wait_until_up
 SEKMET = Path(sys.executable).with_name("sekmet")
 GATEWAY = GatewayIdentity(system_id="test-gateway-0001")
 FAST = RetryPolicy(
-    backoff_base=0.05, backoff_max=0.2, timeout=2.0, lease=5.0, page_size=50, poll_interval=0.2
+    backoff_base=0.05,
+    backoff_max=0.2,
+    timeout=2.0,
+    lease=5.0,
+    page_size=50,
+    poll_interval=0.2,
+    settle=0.3,
 )
 
 _indices = itertools.count(int(time.time()) % 5000 * 3)

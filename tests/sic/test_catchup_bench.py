@@ -25,5 +25,10 @@ def test_the_catch_up_benchmark_reports_both_servers():
         assert (before["batch"], before["concurrency"]) == (1, 1)
         assert all((r["sent"], r["rejected"]) == (6, 0) for r in [before, *fig["runs"]])
         assert fig["per_resource"]["requests"] == 2 * 15
+        assert fig["per_resource_first_send"]["requests"] == 2 * 15
+        for run in [before, *fig["runs"]]:
+            assert run["server_cpu_seconds"] > 0  # the server did the work, and it shows
+            assert run["server_bound_speedup"] > 0
+            assert run["speedup_vs_per_resource_first_send"] > 0
         assert all(r["speedup_vs_per_resource"] > 0 for r in [before, *fig["runs"]])
         assert fig["best"]["batch"] == 3

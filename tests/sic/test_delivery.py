@@ -72,7 +72,7 @@ async def test_concurrent_delivery_is_exactly_once_too(fhir_server: FhirServer, 
     """Eight at once, ``auto``: on Medplum all eight first transactions are refused for
     their size, and each goes on in steps (not only the one that switched the worker)."""
     sids = screenings(store, 16)
-    policy = RetryPolicy(backoff_base=0.05, backoff_max=0.2, timeout=10, page_size=50)
+    policy = RetryPolicy(backoff_base=0.05, backoff_max=0.2, timeout=10, page_size=50, settle=0.3)
     async with make_worker(
         store, fhir_server.base_url, delivery="auto", concurrency=8, policy=policy
     ) as worker:

@@ -95,7 +95,7 @@ async def test_a_timeout_is_retried_without_duplicates(fhir_server: FhirServer, 
     sids = screenings(store, 2)
     # Medplum's in-memory repository scans every resource for a conditional create: slower
     timeout = 0.3 if fhir_server.delivery == "transaction" else 3.0
-    policy = RetryPolicy(backoff_base=0.05, backoff_max=0.2, timeout=timeout, lease=5.0)
+    policy = RetryPolicy(backoff_base=0.05, backoff_max=0.2, timeout=timeout, lease=5.0, settle=0.3)
     async with FaultProxy(_upstream(fhir_server), hold=timeout + 0.7) as proxy:
         proxy.script("timeout")
         async with make_worker(
@@ -223,7 +223,7 @@ async def test_pages_keep_memory_bounded_and_order_oldest_first(
 ):
     sids = screenings(store, 5)
     async with FaultProxy(_upstream(fhir_server)) as proxy:
-        policy = RetryPolicy(backoff_base=0.05, backoff_max=0.2, timeout=5, page_size=2)
+        policy = RetryPolicy(backoff_base=0.05, backoff_max=0.2, timeout=5, page_size=2, settle=0.3)
         async with make_worker(
             store, proxy.base_url, policy=policy, delivery=fhir_server.delivery
         ) as worker:

@@ -5,6 +5,8 @@ restored database, a server that cannot search, and a lost search answer."""
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -26,6 +28,7 @@ from cart.store import Store, create_db_engine, migrate
 from cart.store.models import utcnow
 from tests.sic.proxy import FaultProxy
 from tests.sic.support import (
+    FAST,
     GATEWAY,
     FhirServer,
     expected_observations,
@@ -241,4 +244,37 @@ async def test_a_search_that_cannot_say_means_conditional_creates(
             again = await worker.sync_pass()
     assert again.sent == 2
     assert again.created == 0
+    _all_once(fhir_server, store, sids)
+
+
+async def test_a_first_send_whose_answer_is_lost_waits_out_the_settle_time(
+    fhir_server: FhirServer, store: Store
+):
+    sids = screenings(store, 2)
+    bundles = [plain_first_send(b) for b in _bundles(store, sids)]
+    transactions = 1
+    if fhir_server.delivery == "steps":
+        transactions = sum(len(p) for p in plan_steps(merge_bundles(bundles).bundle, 8))
+    policy = replace(FAST, settle=30.0)
+    upstream = fhir_server.base_url.removesuffix("/fhir")
+    async with FaultProxy(upstream) as proxy:
+        # the plain creates (the last transaction) reach the server; the answer never comes
+        proxy.script(*["pass"] * (transactions - 1), "lost")
+        async with make_worker(
+            store, proxy.base_url, delivery=fhir_server.delivery, batch_size=2, policy=policy
+        ) as worker:
+            lost = await worker.sync_pass()
+            assert (lost.sent, lost.retried) == (0, 2)
+            for sid in sids:  # held back: the lost request might still be at work
+                entry = store.outbox_entry(sid)
+                assert entry is not None
+                assert entry.next_attempt_at > utcnow() + timedelta(seconds=25)
+            assert (await worker.sync_pass()).sent == 0  # not due yet
+            with store.engine.begin() as conn:  # the settle time has passed
+                conn.execute(sa.text("UPDATE outbox SET next_attempt_at = created_at"))
+            await asyncio.sleep(policy.backoff_max)  # the pass's own pause
+            resend = await worker.sync_pass()
+    assert resend.sent == 2
+    assert resend.created == 0  # all conditional: everything was there
+    assert len(proxy.searches()) == 2  # the resend is no first send: no search
     _all_once(fhir_server, store, sids)

@@ -22,7 +22,18 @@ from tests.sic.proxy import FaultProxy
 from tests.sic.support import FhirServer, expected_observations, screenings
 
 CART = Path(sys.executable).with_name("cart")
-KNOBS = ["--lease", "1", "--backoff", "0.05", "--backoff-max", "0.2", "--timeout", "5"]
+KNOBS = [
+    "--lease",
+    "1",
+    "--settle",
+    "1",
+    "--backoff",
+    "0.05",
+    "--backoff-max",
+    "0.2",
+    "--timeout",
+    "5",
+]
 
 
 async def test_sigkill_mid_sync_then_restart_delivers_every_screening_once(
