@@ -23,6 +23,7 @@ from cart.sic.first_send import (
 )
 from cart.sic.merge import merge_bundles
 from cart.sic.model import ScreeningExport
+from cart.sic.sample import sample_screening
 from cart.sic.steps import plan_steps
 from cart.store import Store, create_db_engine, migrate
 from cart.store.models import utcnow
@@ -33,6 +34,7 @@ from tests.sic.support import (
     FhirServer,
     expected_observations,
     make_worker,
+    next_index,
     screenings,
 )
 
@@ -278,3 +280,41 @@ async def test_a_first_send_whose_answer_is_lost_waits_out_the_settle_time(
     assert resend.created == 0  # all conditional: everything was there
     assert len(proxy.searches()) == 2  # the resend is no first send: no search
     _all_once(fhir_server, store, sids)
+
+
+def _patient_observation_ids(bundle: dict) -> set[str]:
+    patient = bundle["entry"][0]["fullUrl"]
+    return {
+        e["resource"]["identifier"][0]["value"]
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "Observation"
+        and e["resource"]["subject"]["reference"] == patient
+    }
+
+
+async def test_a_device_record_delivered_before_is_found_not_created_again(
+    fhir_server: FhirServer, store: Store
+):
+    index = next_index()
+    first = sample_screening(store, index)
+    async with make_worker(
+        store, fhir_server.base_url, delivery=fhir_server.delivery, batch_size=2
+    ) as worker:
+        assert (await worker.sync_pass()).sent == 1
+        # the same person screened again, and the cuff and the meter replay the records
+        # already delivered (same device, same device clock): a first send, yet not new
+        second = sample_screening(store, index)
+        report = await worker.sync_pass()
+    assert report.sent == 1
+    assert report.existing > 0
+    a, b = _bundles(store, [first, second])
+    shared = _patient_observation_ids(a) & _patient_observation_ids(b)
+    assert shared  # the replayed readings
+    rows = store.screening_rows(second)
+    assert rows is not None
+    assert rows.patient is not None
+    union = _patient_observation_ids(a) | _patient_observation_ids(b)
+    assert fhir_server.observations_of(rows.patient.curp) == len(union)
+    for sid in (first, second):  # one Patient, one RiskAssessment each
+        held = fhir_server.holdings(store, sid)
+        assert (held["Patient"], held["RiskAssessment"]) == (1, 1)
