@@ -11,6 +11,7 @@ import httpx
 from sqlmodel import select
 
 from cart.store.models import MeasurementRecord, Screening
+from cart.store.reports import TRENDED
 from tests.helpers import running_app
 from tests.service.support import API, PATIENT, curp, with_devices
 
@@ -204,17 +205,7 @@ async def test_values_keep_the_reported_decimals(tmp_path: Path) -> None:
             s.commit()
 
         html = (await client.get(f"/screenings/{exact}/summary")).text
-        shown = {
-            kind: _row(html, kind)
-            for kind in (
-                "body_weight",
-                "body_height",
-                "waist_circumference",
-                "systolic_pressure",
-                "diastolic_pressure",
-                "glucose",
-            )
-        }
+        shown = {kind: _row(html, kind) for kind in TRENDED}
         assert shown == {
             "body_weight": "72.40 kg",
             "body_height": "160.0 cm",
