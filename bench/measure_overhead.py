@@ -60,6 +60,7 @@ import httpx
 import uvicorn
 
 import simulators.world
+from cart.attribution import CLOCK_MARGIN_S
 from cart.config import Settings
 from cart.curp import check_digit
 from cart.devices import DeviceConfig, Role
@@ -320,8 +321,10 @@ class BenchCart(SimulatedCart):
 
 # --------------------------------------------------------------------------- harness
 
-#: untimed pause between two screenings (a real one is minutes; see Harness.measure)
-NEXT_PATIENT_S = 2.1
+#: untimed pause between two screenings (a real one is minutes; see Harness.measure):
+#: a record stamped (to the whole second) within the clock margin after the last work on
+#: another screening is refused in doubt, so the fingerstick comes after both
+NEXT_PATIENT_S = CLOCK_MARGIN_S + 1.1
 #: the devices whose readings carry their own time stamp (judged against the window)
 STAMPED = {DEVICE_IDS["bp"], DEVICE_IDS["glucometer"]}
 

@@ -13,7 +13,8 @@ one stored glucose result, one cuff reading with its pulse):
    not before the screening opened (less a small grace) -> ``stale``; not after now
    (plus the grace) -> ``future``, a clock that cannot be trusted; before the last work
    on another screening (the cart has one nurse: the record was taken while another
-   patient was attended) -> ``other_screening``. When the device
+   patient was attended), or too close after it to tell (``CLOCK_MARGIN_S``) ->
+   ``other_screening``. When the device
    clock could not be read the timestamp is taken as it is: a wrong clock then refuses
    the record, it never lets one through.
 3. **Memory.** The store keeps every (device identity, record key) downloaded; a record
@@ -38,6 +39,7 @@ from cart.drivers.base import OTHER_USER_ES, ClockCheck, Refusal
 from cart.measurement import DeviceIdentity, Measurement
 
 __all__ = [
+    "CLOCK_MARGIN_S",
     "CLOCK_SKEW_FLAG",
     "DeviceRecord",
     "Window",
@@ -49,6 +51,14 @@ __all__ = [
 ]
 
 CLOCK_SKEW_FLAG: Final = "clock_skew"
+CLOCK_MARGIN_S: Final = 2.0
+"""How much earlier than its corrected time a record may really have been taken. The
+device clock is read to the whole second (its fraction lost) and its value arrives a
+moment after the device read it, so the true offset is larger than the one measured by
+up to 1 s plus that latency (at most 1 s on serial and BLE); a timestamp truncated to
+the second or the minute only ever makes a record look earlier. So a record whose
+corrected time lies within this margin after the last work on another screening may
+have been taken while that patient was attended: in doubt, refused."""
 STALE_ES: Final = (
     "La medición guardada en el equipo es del {when}, anterior a este tamizaje: no se "
     "asignó al paciente. Pida al paciente que se mida ahora y presione Reintentar."
@@ -188,13 +198,14 @@ class Window:
                 f"{self.start.isoformat()}",
                 STALE_ES.format(when=when),
             )
-        # device clocks stamp whole seconds at best: a record in the floor's own second
-        # is not judged earlier than it
-        if self.floor is not None and at < self.floor.replace(microsecond=0):
+        # the doubt goes against attribution (CLOCK_MARGIN_S): a record just after the
+        # floor may have been taken just before it
+        if self.floor is not None and at < self.floor + timedelta(seconds=CLOCK_MARGIN_S):
             return Refusal(
                 "other_screening",
-                f"record taken at {at.isoformat()}, before the last work on another screening "
-                f"at {self.floor.isoformat()}",
+                f"record taken at {at.isoformat()}, not clearly after the last work on "
+                f"another screening at {self.floor.isoformat()} "
+                f"(clock margin {CLOCK_MARGIN_S:g} s)",
                 OTHER_SCREENING_ES.format(when=when),
             )
         if at > now + grace:

@@ -154,3 +154,76 @@ def test_a_corrected_time_inside_the_window_always_counts(minutes: int, offset: 
 def test_device_record_key_is_stable() -> None:
     m = glucose(datetime(2026, 12, 5, 10, 3), sequence=7)
     assert DeviceRecord((m,)).key == DeviceRecord((m,)).key == "seq:7|t:2026-12-05T10:03:00"
+
+
+def _truncated(value: datetime, step_s: int) -> datetime:
+    """A device clock's reading: naive wall time in MX, cut to whole ``step_s`` seconds."""
+    local = value.astimezone(MX).replace(tzinfo=None)
+    seconds = local.second - local.second % step_s if step_s < 60 else 0
+    return local.replace(second=seconds, microsecond=0)
+
+
+def test_a_record_just_after_the_last_work_on_another_screening_is_refused_in_doubt() -> None:
+    floor = OPENED + timedelta(seconds=30)
+    # the device clock is exact, but read to the whole second: 1.9 s later is too close
+    clock = ClockCheck(device_time=_truncated(NOW, 1), cart_time=NOW)
+    close = floor + timedelta(seconds=1.9)
+    refusal = window(floor=floor).check([glucose(_truncated(close, 1))], clock, NOW)
+    assert refusal is not None
+    assert refusal.reason == "other_screening"
+    later = floor + timedelta(seconds=3)
+    assert window(floor=floor).check([glucose(_truncated(later, 1))], clock, NOW) is None
+
+
+@given(
+    before_s=st.floats(min_value=0, max_value=900),
+    offset_s=st.floats(min_value=-5 * 86400, max_value=5 * 86400),
+    latency_s=st.floats(min_value=0, max_value=1),
+    read_after_s=st.floats(min_value=0, max_value=600),
+    resolution_s=st.sampled_from([1, 60]),
+    opened_before_s=st.floats(min_value=0, max_value=600),
+)
+def test_a_record_taken_before_the_floor_is_never_attributed(
+    before_s: float,
+    offset_s: float,
+    latency_s: float,
+    read_after_s: float,
+    resolution_s: int,
+    opened_before_s: float,
+) -> None:
+    """Whatever the device clock's offset, its stamp's resolution, the lost fraction of
+    its reading and the reply's latency: a record the patient took before the last work
+    on another screening never counts for this one."""
+    floor = OPENED + timedelta(minutes=30)
+    taken = floor - timedelta(seconds=before_s)
+    device = timedelta(seconds=offset_s)  # device clock minus cart clock, truly
+    arrived = floor + timedelta(seconds=read_after_s)
+    clock = ClockCheck(
+        device_time=_truncated(arrived - timedelta(seconds=latency_s) + device, 1),
+        cart_time=arrived,
+    )
+    record = [glucose(_truncated(taken + device, resolution_s))]
+    opened = floor - timedelta(seconds=opened_before_s)
+    assert window(start=opened, floor=floor).check(record, clock, arrived) is not None
+
+
+@given(
+    after_s=st.floats(min_value=0.01, max_value=600),
+    offset_s=st.floats(min_value=-5 * 86400, max_value=5 * 86400),
+    latency_s=st.floats(min_value=0, max_value=1),
+    resolution_s=st.sampled_from([1, 60]),
+)
+def test_a_record_clearly_after_the_floor_counts(
+    after_s: float, offset_s: float, latency_s: float, resolution_s: int
+) -> None:
+    """The margin costs only the doubt: past it and the stamp's resolution, it counts."""
+    floor = OPENED + timedelta(minutes=30)
+    taken = floor + timedelta(seconds=2 + resolution_s + after_s)
+    device = timedelta(seconds=offset_s)
+    arrived = taken + timedelta(seconds=5)
+    clock = ClockCheck(
+        device_time=_truncated(arrived - timedelta(seconds=latency_s) + device, 1),
+        cart_time=arrived,
+    )
+    record = [glucose(_truncated(taken + device, resolution_s))]
+    assert window(start=floor, floor=floor).check(record, clock, arrived) is None
