@@ -216,9 +216,9 @@ class _Session:
     def expired(self) -> bool:
         return self.loop.time() >= self.deadline
 
-    async def write(self, data: bytes) -> None:
+    async def write(self, data: bytes, *, discard_input: bool = False) -> None:
         if data:
-            await self.link.write(data)
+            await self.link.write(data, discard_input=discard_input)
 
     async def read(self, by: float) -> bytes:
         """Bytes before ``by``; b"" at ``by`` and, once the whole download is overdue,
@@ -272,6 +272,13 @@ class _Session:
         A damaged frame is noted and reading goes on (a good copy may follow); when the
         meter falls silent for ``reply_s`` without a result the request is sent again,
         with a fresh stream, at most ``retries`` times.
+
+        Every request, first or repeated, goes out on an emptied input buffer: whatever
+        the meter sent before it (the rest of a damaged or cut-off reply, a late answer to
+        the try that timed out) is dropped, so the reply read is this request's. Without
+        that, a late answer meant for the previous request is read as this one's (TaiDoc
+        replies carry no record index) and the stale bytes of a cut-off frame run into
+        the next reply.
         """
         driver = self.driver
         last_error: ProtocolError | None = None
@@ -279,7 +286,7 @@ class _Session:
         for _attempt in range(driver.options.retries + 1):
             stream = new_stream()
             collect = new_collector()
-            await self.write(request)
+            await self.write(request, discard_input=True)
             by = self.reply_by()
             while True:
                 try:

@@ -126,12 +126,19 @@ class SerialTransport:
             if port is not None:
                 await asyncio.to_thread(port.close)
 
-    async def write(self, data: bytes) -> None:
+    async def write(self, data: bytes, *, discard_input: bool = False) -> None:
+        """Send ``data`` and wait until it has left (one worker-thread hop).
+
+        With ``discard_input`` whatever the device sent before this write is thrown away
+        first: on a request/response link those bytes can only be a late or partial answer
+        to an earlier request, never the answer to this one.
+        """
         port = self._require_open()
         async with self._io_lock:
+            if discard_input:
+                self._pending.clear()
             try:
-                await asyncio.to_thread(port.write, data)
-                await asyncio.to_thread(port.flush)
+                await asyncio.to_thread(_send, port, data, discard_input)
             except _WRITE_ERRORS as exc:
                 raise ConnectionLost(
                     f"write to {self.url} failed: {exc}", **self._errors()
@@ -187,3 +194,10 @@ class SerialTransport:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+def _send(port: serial.SerialBase, data: bytes, discard_input: bool) -> None:
+    if discard_input:
+        port.reset_input_buffer()  # type: ignore[attr-defined]  # every port class has it
+    port.write(data)
+    port.flush()
