@@ -463,7 +463,9 @@ class ModbusDriver(Driver):
                 await asyncio.sleep(min(opts.poll_interval_s, max(0.0, deadline - loop.time())))
                 continue
             return frame, list(adu.registers or ())
-        if busy is not None and worst == "silent":
+        if busy is not None:
+            # the device answered and said it is busy: bytes that failed around that answer
+            # are most likely its late replies to a try that timed out, not a bad cable
             raise self._exception_error(busy)
         raise self._failure_error(worst, attempts, answered)
 
