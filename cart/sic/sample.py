@@ -11,13 +11,24 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from cart.measurement import DeviceIdentity, Measurement
 from cart.store import RawEntry, Store
 from cart.store.models import Patient, Screening, utcnow
 
-__all__ = ["CLASSIFICATION", "bulk_completed_screenings", "sample_curp", "sample_screening"]
+__all__ = [
+    "CLASSIFICATION",
+    "Devices",
+    "bulk_completed_screenings",
+    "sample_curp",
+    "sample_screening",
+]
+
+Devices = Literal["cart", "each"]
+"""Whose devices took the readings: ``cart``, one cart's own cuff and meter for every
+screening (a real backlog); ``each``, a cuff and a meter of its own per screening (a
+pessimistic one: every screening brings two Devices the server does not know yet)."""
 
 _CDMX: Final = timezone(timedelta(hours=-6), "CST")
 _ALPHABET: Final = "0123456789ABCDEFGHIJKLMNÑOPQRSTUVWXYZ"
@@ -78,7 +89,7 @@ def _patient(index: int) -> Patient:
     )
 
 
-def _readings(index: int) -> list[_Reading]:
+def _readings(index: int, devices: Devices = "each") -> list[_Reading]:
     scale = DeviceIdentity("bascula", "A&D", "UC-321", None)
     readings = [
         _Reading(
@@ -104,7 +115,8 @@ def _readings(index: int) -> list[_Reading]:
             True,
         ),
     ]
-    cuff = DeviceIdentity("baumanometro", "A&D", "UA-651BLE", f"5{index:09d}")
+    unit = index if devices == "each" else 0
+    cuff = DeviceIdentity("baumanometro", "A&D", "UA-651BLE", f"5{unit:09d}")
     stamp = datetime(2026, 11, 23, 9, 0, 0, tzinfo=_CDMX) + timedelta(minutes=index % 600)
     for n, (sys_, dia, mean, pulse) in enumerate(((128, 84, 99, 72), (124, 82, 96, 70))):
         flags = ["irregular_pulse"] if n == 1 else []
@@ -123,7 +135,7 @@ def _readings(index: int) -> list[_Reading]:
                 [RawEntry("ble.blood_pressure", bytes.fromhex("1e8000540063000000000000480000"))],
             )
         )  # fmt: skip
-    meter = DeviceIdentity("glucometro", "LifeScan", "OneTouch Ultra 2", f"G{index:08d}")
+    meter = DeviceIdentity("glucometro", "LifeScan", "OneTouch Ultra 2", f"G{unit:08d}")
     readings.append(
         _Reading(
             [
@@ -163,11 +175,14 @@ def sample_screening(store: Store, index: int, *, complete: bool = True) -> int:
     return sid
 
 
-def bulk_completed_screenings(store: Store, start: int, count: int, *, batch: int = 250) -> None:
+def bulk_completed_screenings(
+    store: Store, start: int, count: int, *, batch: int = 250, devices: Devices = "each"
+) -> None:
     """``count`` completed sample screenings written in large transactions (benchmark setup).
 
     The rows are the ones :func:`sample_screening` writes through the store API, outbox
     entry included; only the number of transactions differs (one per ``batch``).
+    ``devices``: see :data:`Devices`.
     """
     from sqlmodel import Session
 
@@ -192,7 +207,7 @@ def bulk_completed_screenings(store: Store, start: int, count: int, *, batch: in
                 s.add(screening)
                 s.flush()
                 assert screening.id is not None
-                for r in _readings(index):
+                for r in _readings(index, devices):
                     blob = b"".join(e.data for e in r.raw) or None
                     reading_id = str(uuid.uuid4())
                     for m in r.measurements:

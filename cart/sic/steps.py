@@ -109,6 +109,10 @@ class StepResult:
     """fullUrl -> (status code, ``Type/id``) of every entry the server took."""
     failed: httpx.Response | None = None
     """The first answer that was not a 2xx: the worker classifies it like a whole Bundle's."""
+    error: httpx.TransportError | None = None
+    """The first step that got no answer (the worker classifies it like a whole Bundle's)."""
+    failed_plain: bool = False
+    """The step that failed carried plain creates (a first send's own resources)."""
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -141,14 +145,23 @@ async def deliver_in_steps(
     ids: dict[str, str] = {}
     gate = asyncio.Semaphore(max(1, concurrency))
 
-    async def post(chunk: Sequence[Entry]) -> tuple[Sequence[Entry], httpx.Response]:
+    async def post(
+        chunk: Sequence[Entry],
+    ) -> tuple[Sequence[Entry], httpx.Response | httpx.TransportError]:
         body = {
             "resourceType": "Bundle",
             "type": "transaction",
             "entry": [{**e, "resource": rewrite_references(e["resource"], ids)} for e in chunk],
         }
         async with gate:
-            return chunk, await send(body)
+            try:
+                return chunk, await send(body)
+            except httpx.TransportError as exc:  # the other chunks of the phase finish
+                return chunk, exc
+
+    def fail(chunk: Sequence[Entry]) -> None:
+        if result.failed is None and result.error is None:
+            result.failed_plain = not all(is_conditional(e) for e in chunk)
 
     for number, phase in enumerate(plan_steps(bundle, step_size)):
         if number == 0 and first_phase is not None:
@@ -158,7 +171,12 @@ async def deliver_in_steps(
             answers = await asyncio.gather(*(post(chunk) for chunk in phase))
         result.requests += len(answers)
         for chunk, response in answers:
+            if isinstance(response, httpx.TransportError):
+                fail(chunk)
+                result.error = result.error or response
+                continue
             if not 200 <= response.status_code < 300:
+                fail(chunk)
                 result.failed = result.failed or response
                 continue
             summary = accepted(response.status_code, response.content)
@@ -174,6 +192,6 @@ async def deliver_in_steps(
             for entry, location, code in zip(chunk, locations, codes, strict=True):
                 ids[entry["fullUrl"]] = location
                 result.answered[entry["fullUrl"]] = (code, location)
-        if result.failed is not None:
+        if result.failed is not None or result.error is not None:
             return result
     return result

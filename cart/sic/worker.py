@@ -41,6 +41,7 @@ import contextlib
 import json
 import logging
 import random
+import time
 import traceback
 from collections import deque
 from collections.abc import Mapping
@@ -133,6 +134,8 @@ class PassReport:
     pause: float | None = None
     """Set when the pass stopped early: seconds before the destination should be tried."""
     errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    """How long the pass took (monotonic clock)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -143,6 +146,7 @@ class PassReport:
             "existing": self.existing,
             "pause": self.pause,
             "errors": self.errors[-5:],
+            "seconds": round(self.seconds, 3),
         }
 
 
@@ -153,6 +157,9 @@ class _Outcome:
     status: int | None = None
     detail: dict[str, Any] | None = None
     delay: float | None = None
+    in_doubt: bool = False
+    """The request may have reached the server and nobody knows what it did there (no
+    answer, a connection lost after sending, a gateway's 502/504)."""
     settle: bool = False
     """A plain first send may still be in flight: hold the entry back ``policy.settle``."""
 
@@ -327,6 +334,7 @@ class SicWorker:
         misconfigured: hammering it with the rest of the queue would not help.
         """
         report = PassReport()
+        began = time.monotonic()
         after_id = 0
         size = self.batch_size
         # whole batches a page (at least the policy's page size)
@@ -374,6 +382,7 @@ class SicWorker:
                 await asyncio.gather(*running, return_exceptions=True)
         if stop is not None:
             report.pause = stop.delay
+        report.seconds = time.monotonic() - began
         self.last_pass = report
         return report
 
@@ -447,22 +456,16 @@ class SicWorker:
                 # a resend: every entry conditional again
                 return await self._deliver_in_steps(adapter, adapter.bundle(export))
         except httpx.TransportError as exc:
-            return self._unsure(self._network_outcome(exc), bundle, exc)
+            return self._unsure(self._network_outcome(exc), bundle)
         return self._unsure(self._classify(response), bundle)
 
-    def _unsure(
-        self, outcome: _Outcome, bundle: Mapping[str, Any] | None, exc: Exception | None = None
-    ) -> _Outcome:
-        """``outcome``, held back ``policy.settle`` if ``bundle`` carried plain creates
-        and the server may still be at work on it (see :class:`RetryPolicy`)."""
-        if outcome.kind not in ("retry", "down") or bundle is None:
+    def _unsure(self, outcome: _Outcome, bundle: Mapping[str, Any] | None) -> _Outcome:
+        """``outcome``, held back ``policy.settle`` if it is in doubt and ``bundle``
+        carried plain creates: the server may still be at work on them (see
+        :class:`RetryPolicy`). A resend of conditional creates needs no such wait."""
+        if not outcome.in_doubt or bundle is None:
             return outcome
         if all(first_send.is_conditional(e) for e in bundle.get("entry") or []):
-            return outcome
-        if exc is not None:
-            if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
-                return outcome  # the request never left the cart
-        elif outcome.status not in (502, 504):  # the server itself answered: it is done
             return outcome
         return replace(outcome, settle=True)
 
@@ -526,12 +529,15 @@ class SicWorker:
         self.batch_size = self._batch_setting  # steps of a batch take fewer requests
 
     def _network_outcome(self, exc: httpx.TransportError) -> _Outcome:
+        if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+            return self._down(f"cannot reach the destination: {type(exc).__name__}")
+        if isinstance(exc, httpx.ConnectError):  # refused: the request never left the cart
+            return self._down(f"network error: {type(exc).__name__}: {exc}")
         if isinstance(exc, httpx.TimeoutException):
-            if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
-                return self._down(f"cannot reach the destination: {type(exc).__name__}")
-            return self._retry(f"no answer in {self.policy.timeout:g} s ({type(exc).__name__})")
-        # refused, reset, or the answer lost after the server got the request
-        return self._down(f"network error: {type(exc).__name__}: {exc}")
+            outcome = self._retry(f"no answer in {self.policy.timeout:g} s ({type(exc).__name__})")
+        else:  # reset, or the answer lost after the server got the request
+            outcome = self._down(f"network error: {type(exc).__name__}: {exc}")
+        return replace(outcome, in_doubt=True)
 
     async def _send_merged(
         self,
@@ -573,7 +579,7 @@ class SicWorker:
                 again = merge_bundles([adapter.bundle(x) for x in exports])  # conditional
                 return await self._merged_in_steps(adapter, exports, again)
         except httpx.TransportError as exc:
-            outcome = self._unsure(self._network_outcome(exc), merged.bundle, exc)
+            outcome = self._unsure(self._network_outcome(exc), merged.bundle)
             return [outcome] * len(exports)
         outcome = self._unsure(self._classify(response), merged.bundle)
         if outcome.kind == "rejected":
@@ -647,9 +653,14 @@ class SicWorker:
             )
         except UnexpectedResponse as exc:
             return self._down(f"unexpected answer: {exc}")
-        if result.failed is not None:
-            return self._classify(result.failed)
-        return result
+        if result.error is not None:
+            outcome = self._network_outcome(result.error)
+        elif result.failed is not None:
+            outcome = self._classify(result.failed)
+        else:
+            return result
+        # the steps before the plain creates are conditional: a resend of them is safe
+        return replace(outcome, in_doubt=outcome.in_doubt and result.failed_plain)
 
     def _classify(self, response: httpx.Response) -> _Outcome:
         status = response.status_code
@@ -668,7 +679,8 @@ class SicWorker:
             return _Outcome("down", "HTTP 429 Too Many Requests", status, None, wait)
         if status >= 500 or status == 408:
             message, _ = self.adapter.rejection(status, response.content)
-            return self._retry(message, status)
+            # a gateway's 502/504: the server behind it may have the request
+            return replace(self._retry(message, status), in_doubt=status in (502, 504))
         if status in _MISCONFIGURED:
             message, _ = self.adapter.rejection(status, response.content)
             return self._down(f"check CART_SIC_BASE_URL / CART_SIC_TOKEN: {message}", status)

@@ -318,3 +318,30 @@ async def test_a_device_record_delivered_before_is_found_not_created_again(
     for sid in (first, second):  # one Patient, one RiskAssessment each
         held = fhir_server.holdings(store, sid)
         assert (held["Patient"], held["RiskAssessment"]) == (1, 1)
+
+
+async def test_a_lost_answer_before_the_plain_creates_holds_nothing_back(
+    fhir_server: FhirServer, store: Store
+):
+    """In steps, the Patient and Devices go first, as conditional creates: a lost answer
+    to that step means a conditional resend, which needs no settle time (the plain
+    creates never went)."""
+    sids = screenings(store, 2)
+    policy = replace(FAST, settle=30.0)
+    upstream = fhir_server.base_url.removesuffix("/fhir")
+    async with FaultProxy(upstream) as proxy:
+        proxy.script("lost")  # the first step reaches the server; its answer never comes
+        async with make_worker(
+            store, proxy.base_url, delivery="steps", batch_size=2, policy=policy
+        ) as worker:
+            lost = await worker.sync_pass()
+            assert (lost.sent, lost.retried) == (0, 2)
+            for sid in sids:
+                entry = store.outbox_entry(sid)
+                assert entry is not None
+                assert entry.next_attempt_at < utcnow() + timedelta(seconds=5)
+            await asyncio.sleep(policy.backoff_max)  # the pass's own pause
+            resend = await worker.sync_pass()
+    assert resend.sent == 2
+    assert resend.existing >= 1  # what the lost step made is found, not made again
+    _all_once(fhir_server, store, sids)
