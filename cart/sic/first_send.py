@@ -19,20 +19,31 @@ values OR-joined) tells; when anything is found, or the search cannot say, the b
 goes as conditional creates. Any later send of the screening -- a retry, a split batch,
 a resend -- is conditional too.
 
+Delivered in steps, the Patient goes first, and the server's answer is a proof of its
+own: a Patient it has just created (201) is pointed at by nothing on the server yet, so
+none of that screening's own resources can be there, and no search is needed
+(:func:`fresh_subjects`). A backlog is mostly people screened once, so most of a
+catch-up needs no search at all (an in-memory server scans every stored Observation
+for one).
+
 Pure functions over Bundle dicts; the worker does the I/O.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
 __all__ = [
     "OWN_TYPES",
     "SEARCH_CHUNK",
+    "as_plain",
     "existence_queries",
+    "fresh_subjects",
     "is_conditional",
+    "is_own",
+    "own_entries",
     "plain_first_send",
     "search_total",
 ]
@@ -49,19 +60,58 @@ def is_conditional(entry: Mapping[str, Any]) -> bool:
     return bool((entry.get("request") or {}).get("ifNoneExist"))
 
 
-def _own(entry: Mapping[str, Any]) -> bool:
+def is_own(entry: Mapping[str, Any]) -> bool:
+    """An entry of one screening's own (see :data:`OWN_TYPES`)."""
     return (entry.get("resource") or {}).get("resourceType") in OWN_TYPES
 
 
-def plain_first_send(bundle: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of ``bundle`` whose own entries are plain creates (identifiers unchanged)."""
+def own_entries(
+    bundle: Mapping[str, Any], owners: Sequence[int] | None, first: Sequence[bool]
+) -> set[str]:
+    """fullUrls of the conditional own entries of the screenings no request ever carried.
+
+    ``owners``: the screening index of each entry (a merged Bundle), None for one
+    screening's Bundle; ``first``: per screening, whether no request ever carried it."""
+    entries = list(bundle.get("entry") or [])
+    indices = owners if owners is not None else [0] * len(entries)
+    return {
+        str(entry["fullUrl"])
+        for entry, owner in zip(entries, indices, strict=True)
+        if first[owner] and is_own(entry) and is_conditional(entry)
+    }
+
+
+def as_plain(bundle: Mapping[str, Any], urls: Collection[str]) -> dict[str, Any]:
+    """A copy of ``bundle`` whose entries named in ``urls`` are plain creates
+    (identifiers unchanged)."""
     entries = []
     for entry in bundle.get("entry") or []:
-        if _own(entry) and is_conditional(entry):
+        if entry.get("fullUrl") in urls and is_conditional(entry):
             request = {k: v for k, v in entry["request"].items() if k != "ifNoneExist"}
             entry = {**entry, "request": request}
         entries.append(entry)
     return {**bundle, "entry": entries}
+
+
+def plain_first_send(bundle: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``bundle`` whose own entries are all plain creates."""
+    return as_plain(bundle, own_entries(bundle, None, [True]))
+
+
+def fresh_subjects(
+    entries: Iterable[Mapping[str, Any]], answered: Mapping[str, tuple[str, str]]
+) -> set[str]:
+    """fullUrls of ``entries`` whose subject this delivery has just created.
+
+    ``answered``: fullUrl -> (status code, ``Type/id``) of the entries already taken. A
+    Patient the server answered 201 did not exist before this request, so nothing on
+    the server points at it: none of these entries can be there yet."""
+    out: set[str] = set()
+    for entry in entries:
+        subject = ((entry.get("resource") or {}).get("subject") or {}).get("reference")
+        if isinstance(subject, str) and answered.get(subject, ("", ""))[0] == "201":
+            out.add(str(entry["fullUrl"]))
+    return out
 
 
 def existence_queries(bundles: Iterable[Mapping[str, Any]]) -> list[tuple[str, dict[str, str]]]:
@@ -71,7 +121,7 @@ def existence_queries(bundles: Iterable[Mapping[str, Any]]) -> list[tuple[str, d
     values: dict[tuple[str, str], list[str]] = {}
     for bundle in bundles:
         for entry in bundle.get("entry") or []:
-            if not (_own(entry) and is_conditional(entry)):
+            if not (is_own(entry) and is_conditional(entry)):
                 continue
             kind = str(entry["resource"]["resourceType"])
             for param, value in parse_qsl(entry["request"]["ifNoneExist"], strict_parsing=True):

@@ -7,7 +7,8 @@ ids the server returned in place of the ``urn:uuid`` references), then the rest
 (averages pointing at single readings, the RiskAssessment). Each step is a transaction
 of at most ``step_size`` conditional creates, so a resend of any step (after a crash or
 a lost answer) finds what is already there: exactly once, step by step. A first send's
-own resources, plain creates (:mod:`cart.sic.first_send`), go together in one last step.
+own resources, plain creates (:mod:`cart.sic.first_send`), go together in one last step;
+which of them may be plain is decided once the Patient's answer is known.
 """
 
 from __future__ import annotations
@@ -22,13 +23,15 @@ from typing import Any, Final
 import httpx
 
 from cart.sic.adapter import UnexpectedResponse
-from cart.sic.first_send import is_conditional
+from cart.sic.first_send import as_plain, is_conditional, is_own
 from cart.sic.merge import rewrite_references
 
 __all__ = ["PLAIN_STEP", "StepResult", "deliver_in_steps", "plan_steps", "refuses_size"]
 
 Entry = dict[str, Any]
 Send = Callable[[Mapping[str, Any]], Awaitable[httpx.Response]]
+ChoosePlain = Callable[[Mapping[str, tuple[str, str]], list[Entry]], Awaitable[set[str]]]
+"""(what the server answered so far, the own entries left) -> fullUrls to send plainly."""
 
 _SIZE_WORDS = re.compile(r"too (many|large|big)|exceed|maximum (number|size)|entries", re.I)
 
@@ -69,7 +72,7 @@ def plan_steps(
     """
     entries: list[Entry] = list(bundle.get("entry") or [])
     plain = [e for e in entries if not is_conditional(e)]
-    if plain and len(plain) < len(entries) and len(plain) <= plain_size:
+    if plain and len(plain) <= plain_size:
         plain_urls = {e["fullUrl"] for e in plain}
         conditional = [e for e in entries if is_conditional(e)]
         if not any(_references(e["resource"]) & plain_urls for e in conditional):
@@ -131,6 +134,7 @@ async def deliver_in_steps(
     step_size: int = 8,
     concurrency: int = 1,
     first_phase: asyncio.Lock | None = None,
+    choose_plain: ChoosePlain | None = None,
 ) -> StepResult:
     """Post the phases in order; the chunks of one phase may go ``concurrency`` at a time.
 
@@ -140,6 +144,9 @@ async def deliver_in_steps(
     patient screened twice), and FHIR does not require a server to serialize two
     concurrent conditional creates of the same resource: one that does not creates both,
     and every later conditional create of it fails with 412.
+    ``choose_plain``: when given, the shared resources (Patient, Devices, ...) go first;
+    then it is told what the server answered and which own entries (Observations,
+    RiskAssessment) remain, and names those that may go as plain creates.
     """
     result = StepResult()
     ids: dict[str, str] = {}
@@ -163,35 +170,57 @@ async def deliver_in_steps(
         if result.failed is None and result.error is None:
             result.failed_plain = not all(is_conditional(e) for e in chunk)
 
-    for number, phase in enumerate(plan_steps(bundle, step_size)):
-        if number == 0 and first_phase is not None:
-            async with first_phase:
+    def record(chunk: Sequence[Entry], response: httpx.Response | httpx.TransportError) -> None:
+        if isinstance(response, httpx.TransportError):
+            fail(chunk)
+            result.error = result.error or response
+            return
+        if not 200 <= response.status_code < 300:
+            fail(chunk)
+            result.failed = result.failed or response
+            return
+        summary = accepted(response.status_code, response.content)
+        result.created += int(summary["created"])
+        result.existing += int(summary["existing"])
+        locations = list(summary["locations"])
+        result.locations += locations
+        if len(locations) != len(chunk):
+            raise UnexpectedResponse("a transaction-response without one location per entry")
+        codes = _codes(response.content)
+        if len(codes) != len(chunk):
+            raise UnexpectedResponse("a transaction-response without one answer per entry")
+        for entry, location, code in zip(chunk, locations, codes, strict=True):
+            ids[entry["fullUrl"]] = location
+            result.answered[entry["fullUrl"]] = (code, location)
+
+    async def run(phases: list[list[list[Entry]]], lock: asyncio.Lock | None) -> bool:
+        """Post ``phases`` in order; False at the first failure."""
+        for number, phase in enumerate(phases):
+            if number == 0 and lock is not None:
+                async with lock:
+                    answers = await asyncio.gather(*(post(chunk) for chunk in phase))
+            else:
                 answers = await asyncio.gather(*(post(chunk) for chunk in phase))
-        else:
-            answers = await asyncio.gather(*(post(chunk) for chunk in phase))
-        result.requests += len(answers)
-        for chunk, response in answers:
-            if isinstance(response, httpx.TransportError):
-                fail(chunk)
-                result.error = result.error or response
-                continue
-            if not 200 <= response.status_code < 300:
-                fail(chunk)
-                result.failed = result.failed or response
-                continue
-            summary = accepted(response.status_code, response.content)
-            result.created += int(summary["created"])
-            result.existing += int(summary["existing"])
-            locations = list(summary["locations"])
-            result.locations += locations
-            if len(locations) != len(chunk):
-                raise UnexpectedResponse("a transaction-response without one location per entry")
-            codes = _codes(response.content)
-            if len(codes) != len(chunk):
-                raise UnexpectedResponse("a transaction-response without one answer per entry")
-            for entry, location, code in zip(chunk, locations, codes, strict=True):
-                ids[entry["fullUrl"]] = location
-                result.answered[entry["fullUrl"]] = (code, location)
-        if result.failed is not None or result.error is not None:
-            return result
+            result.requests += len(answers)
+            for chunk, response in answers:
+                record(chunk, response)
+            if result.failed is not None or result.error is not None:
+                return False
+        return True
+
+    entries: list[Entry] = list(bundle.get("entry") or [])
+    own = [e for e in entries if is_own(e)]
+    shared = [e for e in entries if not is_own(e)]
+    own_urls = {e["fullUrl"] for e in own}
+    if (
+        choose_plain is None
+        or not own
+        or not shared
+        or any(_references(e["resource"]) & own_urls for e in shared)
+    ):
+        await run(plan_steps(bundle, step_size), first_phase)
+        return result
+    if await run(_phases(shared, step_size), first_phase):
+        plain = await choose_plain(result.answered, own)
+        await run(plan_steps({"entry": as_plain({"entry": own}, plain)["entry"]}, step_size), None)
     return result

@@ -436,16 +436,17 @@ class SicWorker:
         bundle: dict[str, Any] | None = None
         try:
             if isinstance(adapter, FhirTransactionAdapter):
-                (bundle,) = await self._first_sends([adapter.bundle(export)], [first])
+                bundle = adapter.bundle(export)
+                owned = self._owned(bundle, None, [first])
+                if self.delivery == "steps":
+                    return await self._deliver_in_steps(adapter, bundle, owned)
+                bundle = await self._first_sends(bundle, owned)
                 request = adapter.request_for(bundle)
             else:
                 request = adapter.render(export)
         except MappingError as exc:
             return _Outcome("rejected", f"not sent: {exc.message}", None, None)
         try:
-            if self.delivery == "steps" and isinstance(adapter, FhirTransactionAdapter):
-                assert bundle is not None
-                return self._unsure(await self._deliver_in_steps(adapter, bundle), bundle)
             response = await self._send(request)
             if (
                 self.delivery != "transaction"  # "steps": another delivery just switched
@@ -469,19 +470,36 @@ class SicWorker:
             return outcome
         return replace(outcome, settle=True)
 
-    async def _first_sends(
-        self, bundles: list[dict[str, Any]], first: list[bool]
-    ) -> list[dict[str, Any]]:
-        """``bundles`` with the first sends' own resources as plain creates, when one
-        search per type shows none of them on the server; else unchanged."""
+    def _owned(
+        self, bundle: Mapping[str, Any], owners: list[int] | None, first: list[bool]
+    ) -> set[str]:
+        """The own entries that may go as plain creates if the server has none of them."""
         if not self.plain_first_send or not any(first):
-            return bundles
-        fresh = [b for b, f in zip(bundles, first, strict=True) if f]
-        if not await self._none_on_server(first_send.existence_queries(fresh)):
-            return bundles
-        return [
-            first_send.plain_first_send(b) if f else b for b, f in zip(bundles, first, strict=True)
-        ]
+            return set()
+        return first_send.own_entries(bundle, owners, first)
+
+    async def _first_sends(self, bundle: dict[str, Any], owned: set[str]) -> dict[str, Any]:
+        """``bundle`` with the ``owned`` entries as plain creates, when one search per type
+        shows none of them on the server; else unchanged (one transaction: the search
+        must come first)."""
+        if not owned:
+            return bundle
+        found = [e for e in bundle.get("entry") or [] if e.get("fullUrl") in owned]
+        if not await self._none_on_server(first_send.existence_queries([{"entry": found}])):
+            return bundle
+        return first_send.as_plain(bundle, owned)
+
+    async def _choose_plain(
+        self, owned: set[str], answered: Mapping[str, tuple[str, str]], own: list[dict[str, Any]]
+    ) -> set[str]:
+        """In steps, once the Patients are on the server: the ``owned`` entries whose
+        Patient the server has just created, and the others if a search finds none."""
+        candidates = [e for e in own if e.get("fullUrl") in owned]
+        plain = first_send.fresh_subjects(candidates, answered)
+        rest = [e for e in candidates if e["fullUrl"] not in plain]
+        if rest and await self._none_on_server(first_send.existence_queries([{"entry": rest}])):
+            plain |= {e["fullUrl"] for e in rest}
+        return plain
 
     async def _none_on_server(self, queries: list[tuple[str, dict[str, str]]]) -> bool:
         """True only if every search answered and found nothing."""
@@ -557,13 +575,14 @@ class SicWorker:
             bundles = [adapter.bundle(x) for x in exports]
         except MappingError:  # one of them: find it alone
             return [await self._send_one(x) for x in exports]
-        bundles = await self._first_sends(bundles, first or [False] * len(bundles))
+        # merged first: a device record two screenings share goes once, then plain or not
         merged = merge_bundles(bundles)
+        owned = self._owned(merged.bundle, merged.owners, first or [False] * len(bundles))
+        if self.delivery == "steps":
+            return await self._merged_in_steps(adapter, exports, merged, owned)
+        bundle = await self._first_sends(merged.bundle, owned)
         try:
-            if self.delivery == "steps":
-                outcomes = await self._merged_in_steps(adapter, exports, merged)
-                return [self._unsure(o, merged.bundle) for o in outcomes]
-            request = adapter.request_for(merged.bundle)
+            request = adapter.request_for(bundle)
             response = await self._send(request)
             if self.delivery != "transaction" and refuses_size(
                 response.status_code, response.content
@@ -579,15 +598,15 @@ class SicWorker:
                 again = merge_bundles([adapter.bundle(x) for x in exports])  # conditional
                 return await self._merged_in_steps(adapter, exports, again)
         except httpx.TransportError as exc:
-            outcome = self._unsure(self._network_outcome(exc), merged.bundle)
+            outcome = self._unsure(self._network_outcome(exc), bundle)
             return [outcome] * len(exports)
-        outcome = self._unsure(self._classify(response), merged.bundle)
+        outcome = self._unsure(self._classify(response), bundle)
         if outcome.kind == "rejected":
             return [await self._send_one(x) for x in exports]
         if outcome.kind != "sent":
             return [outcome] * len(exports)
         try:
-            answered = answers(merged.bundle, json.loads(response.content))
+            answered = answers(bundle, json.loads(response.content))
         except (ValueError, AttributeError):
             answered = {}
         if len(answered) != len(merged.bundle["entry"]):  # never guess who got through
@@ -595,9 +614,13 @@ class SicWorker:
         return self._shares(merged, len(exports), answered, outcome.status)
 
     async def _merged_in_steps(
-        self, adapter: FhirTransactionAdapter, exports: list[ScreeningExport], merged: Merged
+        self,
+        adapter: FhirTransactionAdapter,
+        exports: list[ScreeningExport],
+        merged: Merged,
+        owned: set[str] | None = None,
     ) -> list[_Outcome]:
-        result = await self._steps(adapter, merged.bundle)
+        result = await self._steps(adapter, merged.bundle, owned)
         if isinstance(result, _Outcome):
             if result.kind == "rejected" and len(exports) > 1:
                 return [await self._send_one(x) for x in exports]
@@ -626,21 +649,34 @@ class SicWorker:
         )
 
     async def _deliver_in_steps(
-        self, adapter: FhirTransactionAdapter, bundle: Mapping[str, Any]
+        self,
+        adapter: FhirTransactionAdapter,
+        bundle: Mapping[str, Any],
+        owned: set[str] | None = None,
     ) -> _Outcome:
-        result = await self._steps(adapter, bundle)
+        result = await self._steps(adapter, bundle, owned)
         if isinstance(result, _Outcome):
             return result
         self._failures = 0
         return _Outcome("sent", status=200, detail=result.summary())
 
     async def _steps(
-        self, adapter: FhirTransactionAdapter, bundle: Mapping[str, Any]
+        self,
+        adapter: FhirTransactionAdapter,
+        bundle: Mapping[str, Any],
+        owned: set[str] | None = None,
     ) -> StepResult | _Outcome:
-        """Deliver ``bundle`` in steps: the result, or the outcome of the step that failed."""
+        """Deliver ``bundle`` in steps: the result, or the outcome of the step that failed
+        (held back ``policy.settle`` when that step carried plain creates and its outcome
+        is unknown). ``owned``: own entries that may become plain creates."""
 
         async def send(part: Mapping[str, Any]) -> httpx.Response:
             return await self._send(adapter.request_for(part))
+
+        async def choose(
+            answered: Mapping[str, tuple[str, str]], own: list[dict[str, Any]]
+        ) -> set[str]:
+            return await self._choose_plain(owned or set(), answered, own)
 
         try:
             result = await deliver_in_steps(
@@ -650,6 +686,7 @@ class SicWorker:
                 step_size=self.step_size,
                 concurrency=self.concurrency,
                 first_phase=self._first_phase if self.concurrency > 1 else None,
+                choose_plain=choose if owned else None,
             )
         except UnexpectedResponse as exc:
             return self._down(f"unexpected answer: {exc}")
@@ -660,7 +697,8 @@ class SicWorker:
         else:
             return result
         # the steps before the plain creates are conditional: a resend of them is safe
-        return replace(outcome, in_doubt=outcome.in_doubt and result.failed_plain)
+        in_doubt = outcome.in_doubt and result.failed_plain
+        return replace(outcome, in_doubt=in_doubt, settle=in_doubt)
 
     def _classify(self, response: httpx.Response) -> _Outcome:
         status = response.status_code

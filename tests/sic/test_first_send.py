@@ -16,8 +16,11 @@ from cart.sic.fhir import build_bundle
 from cart.sic.first_send import (
     OWN_TYPES,
     SEARCH_CHUNK,
+    as_plain,
     existence_queries,
+    fresh_subjects,
     is_conditional,
+    own_entries,
     plain_first_send,
     search_total,
 )
@@ -169,6 +172,45 @@ def test_plain_creates_go_in_one_last_step(sqlite_store: Store):
     assert sum(len(chunk) for phase in steps for chunk in phase) == len(odd["entry"])
 
 
+def test_own_resources_left_after_the_patients_go_in_one_step_when_all_plain(
+    sqlite_store: Store,
+):
+    merged = merge_bundles(_bundles(sqlite_store, screenings(sqlite_store, 3))).bundle
+    own = [e for e in merged["entry"] if e["resource"]["resourceType"] in OWN_TYPES]
+    assert len(own) > 8
+    assert plan_steps(plain_first_send({"entry": own}), 8) == [
+        [plain_first_send({"entry": own})["entry"]]
+    ]
+
+
+def test_only_a_patient_the_server_just_created_spares_the_search(sqlite_store: Store):
+    """201 for the Patient: nothing on the server points at it, so none of the
+    screening's own resources can be there. 200 (it was there) proves nothing."""
+    a, b = _bundles(sqlite_store, screenings(sqlite_store, 2))
+    merged = merge_bundles([a, b])
+    patients = [
+        e["fullUrl"] for e in merged.bundle["entry"] if e["resource"]["resourceType"] == "Patient"
+    ]
+    answered = {patients[0]: ("201", "Patient/1"), patients[1]: ("200", "Patient/2")}
+    own = [e for e in merged.bundle["entry"] if e["resource"]["resourceType"] in OWN_TYPES]
+    fresh = fresh_subjects(own, answered)
+    assert fresh == {
+        e["fullUrl"] for e in own if e["resource"]["subject"]["reference"] == patients[0]
+    }
+    assert fresh_subjects(own, {}) == set()
+    # only the screenings no request ever carried may have plain creates at all
+    owned = own_entries(merged.bundle, merged.owners, [True, False])
+    assert owned == {
+        e["fullUrl"]
+        for e, o in zip(merged.bundle["entry"], merged.owners, strict=True)
+        if o == 0 and e["resource"]["resourceType"] in OWN_TYPES
+    }
+    plain = as_plain(merged.bundle, owned)
+    assert [is_conditional(e) for e in plain["entry"]] == [
+        e["fullUrl"] not in owned for e in merged.bundle["entry"]
+    ]
+
+
 def test_the_claim_tells_a_first_claim_from_any_later_one(store: Store):
     sids = screenings(store, 2)
     entries = [store.outbox_entry(s) for s in sids]
@@ -198,17 +240,20 @@ async def test_a_first_send_searches_once_then_creates_its_own_resources_plainly
         ) as worker:
             report = await worker.sync_pass()
         assert report.sent == 3
-        # one search per own type, both answered "none": then plain creates
-        assert [(r.path.split("?")[0].rsplit("/", 2)[-2], r.status) for r in proxy.searches()] == [
-            ("Observation", 200),
-            ("RiskAssessment", 200),
-        ]
         own = sum(expected_observations(store, s) + 1 for s in sids)
         assert report.created >= own
-        if fhir_server.delivery == "steps":  # the own resources, all in one last transaction
+        if fhir_server.delivery == "steps":
+            # the Patients went first and the server created them (201): nothing on it
+            # can point at them, so no search; the own resources in one last transaction
+            assert proxy.searches() == []
             bundles = [plain_first_send(b) for b in _bundles(store, sids)]
             phases = plan_steps(merge_bundles(bundles).bundle, 8)
             assert len(proxy.posts()) == sum(len(p) for p in phases)
+        else:  # one transaction: one search per own type first, both answered "none"
+            searched = [r.path.split("?")[0].rsplit("/", 2)[-2] for r in proxy.searches()]
+            assert searched == ["Observation", "RiskAssessment"]
+            assert all(r.status == 200 for r in proxy.searches())
+            assert len(proxy.posts()) == 1
     _all_once(fhir_server, store, sids)
 
 
@@ -240,10 +285,13 @@ async def test_a_search_that_cannot_say_means_conditional_creates(
         ) as worker:
             report = await worker.sync_pass()
             assert report.sent == 2
+            # resend it all as first sends: the Patients are there now, so even in steps
+            # the server is searched, and it must find, not create
+            _as_if_restored(store)
+            again = await worker.sync_pass()
+            assert proxy.searches()[0].status == {"405": 405, "drop": None}[fault]
             # only a server that does not do the search at all turns the first send off
             assert worker.plain_first_send == (fault != "405")
-            _as_if_restored(store)  # resend it all as first sends: must find, not create
-            again = await worker.sync_pass()
     assert again.sent == 2
     assert again.created == 0
     _all_once(fhir_server, store, sids)
@@ -278,7 +326,9 @@ async def test_a_first_send_whose_answer_is_lost_waits_out_the_settle_time(
             resend = await worker.sync_pass()
     assert resend.sent == 2
     assert resend.created == 0  # all conditional: everything was there
-    assert len(proxy.searches()) == 2  # the resend is no first send: no search
+    # the first send searched only in one transaction (in steps, the Patients' 201 was
+    # the proof); the resend is no first send: no search
+    assert len(proxy.searches()) == (0 if fhir_server.delivery == "steps" else 2)
     _all_once(fhir_server, store, sids)
 
 
