@@ -29,7 +29,7 @@ lint: $(VENV)/.dev-installed
 	$(BIN)/mypy
 
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=20
 
 bench: $(VENV)/.dev-installed
 	mkdir -p var/bench

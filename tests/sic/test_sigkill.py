@@ -14,8 +14,6 @@ import os
 import sys
 from pathlib import Path
 
-import pytest
-
 from cart.sic import GatewayIdentity
 from cart.store import Store
 from tests.sic.proxy import FaultProxy
@@ -39,10 +37,6 @@ KNOBS = [
 async def test_sigkill_mid_sync_then_restart_delivers_every_screening_once(
     fhir_server: FhirServer, store: Store, database_url: str
 ):
-    if fhir_server.name == "medplum" and database_url.startswith("postgresql"):
-        # the suite's time budget: each half of this pair already runs (medplum on SQLite,
-        # sekmet on PostgreSQL); the store's side of a kill does not depend on the server
-        pytest.skip("medplum x postgresql: covered by medplum-sqlite and sekmet-postgresql")
     sids = screenings(store, 20)
     upstream = fhir_server.base_url.removesuffix("/fhir")
     async with FaultProxy(upstream, delay=0.05) as proxy:
