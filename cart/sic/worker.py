@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import random
@@ -159,9 +160,10 @@ class _Outcome:
     delay: float | None = None
     in_doubt: bool = False
     """The request may have reached the server and nobody knows what it did there (no
-    answer, a connection lost after sending, a gateway's 502/504)."""
-    settle: bool = False
-    """A plain first send may still be in flight: hold the entry back ``policy.settle``."""
+    answer, a connection lost after sending, a gateway's 502/504), and it carried plain
+    creates: hold the entry back ``policy.settle``. Set where the answer is classified;
+    cleared by :meth:`SicWorker._unsure` (and in steps) when only conditional creates
+    were at stake, since resending those is safe at once."""
 
 
 class SicWorker:
@@ -461,14 +463,13 @@ class SicWorker:
         return self._unsure(self._classify(response), bundle)
 
     def _unsure(self, outcome: _Outcome, bundle: Mapping[str, Any] | None) -> _Outcome:
-        """``outcome``, held back ``policy.settle`` if it is in doubt and ``bundle``
-        carried plain creates: the server may still be at work on them (see
-        :class:`RetryPolicy`). A resend of conditional creates needs no such wait."""
-        if not outcome.in_doubt or bundle is None:
-            return outcome
-        if all(first_send.is_conditional(e) for e in bundle.get("entry") or []):
-            return outcome
-        return replace(outcome, settle=True)
+        """``outcome``, no longer in doubt unless ``bundle`` carried plain creates: only
+        those may still be at work on the server (see :class:`RetryPolicy`)."""
+        if outcome.in_doubt and (
+            bundle is None or all(first_send.is_conditional(e) for e in bundle.get("entry") or [])
+        ):
+            return replace(outcome, in_doubt=False)
+        return outcome
 
     def _owned(
         self, bundle: Mapping[str, Any], owners: list[int] | None, first: list[bool]
@@ -485,7 +486,7 @@ class SicWorker:
         if not owned:
             return bundle
         found = [e for e in bundle.get("entry") or [] if e.get("fullUrl") in owned]
-        if not await self._none_on_server(first_send.existence_queries([{"entry": found}])):
+        if not await self._none_on_server(found):
             return bundle
         return first_send.as_plain(bundle, owned)
 
@@ -497,13 +498,13 @@ class SicWorker:
         candidates = [e for e in own if e.get("fullUrl") in owned]
         plain = first_send.fresh_subjects(candidates, answered)
         rest = [e for e in candidates if e["fullUrl"] not in plain]
-        if rest and await self._none_on_server(first_send.existence_queries([{"entry": rest}])):
+        if rest and await self._none_on_server(rest):
             plain |= {e["fullUrl"] for e in rest}
         return plain
 
-    async def _none_on_server(self, queries: list[tuple[str, dict[str, str]]]) -> bool:
-        """True only if every search answered and found nothing."""
-        for kind, params in queries:
+    async def _none_on_server(self, entries: list[dict[str, Any]]) -> bool:
+        """True only if the searches for ``entries`` all answered and found nothing."""
+        for kind, params in first_send.existence_queries([{"entry": entries}]):
             try:
                 response = await self._http().post(
                     self._url(f"{kind}/_search"),
@@ -673,11 +674,6 @@ class SicWorker:
         async def send(part: Mapping[str, Any]) -> httpx.Response:
             return await self._send(adapter.request_for(part))
 
-        async def choose(
-            answered: Mapping[str, tuple[str, str]], own: list[dict[str, Any]]
-        ) -> set[str]:
-            return await self._choose_plain(owned or set(), answered, own)
-
         try:
             result = await deliver_in_steps(
                 bundle,
@@ -686,7 +682,7 @@ class SicWorker:
                 step_size=self.step_size,
                 concurrency=self.concurrency,
                 first_phase=self._first_phase if self.concurrency > 1 else None,
-                choose_plain=choose if owned else None,
+                choose_plain=functools.partial(self._choose_plain, owned) if owned else None,
             )
         except UnexpectedResponse as exc:
             return self._down(f"unexpected answer: {exc}")
@@ -697,8 +693,7 @@ class SicWorker:
         else:
             return result
         # the steps before the plain creates are conditional: a resend of them is safe
-        in_doubt = outcome.in_doubt and result.failed_plain
-        return replace(outcome, in_doubt=in_doubt, settle=in_doubt)
+        return replace(outcome, in_doubt=outcome.in_doubt and result.failed_plain)
 
     def _classify(self, response: httpx.Response) -> _Outcome:
         status = response.status_code
@@ -797,7 +792,7 @@ class SicWorker:
             if outcome.kind == "retry":
                 # this entry backs off on its own, so one bad Bundle cannot hold the queue
                 delay = self.policy.backoff(entry_attempts, self._rng)
-            if outcome.settle:
+            if outcome.in_doubt:
                 delay = max(delay, self.policy.settle)
             if delay:
                 next_at = datetime.now(UTC) + timedelta(seconds=delay)
